@@ -1,0 +1,5 @@
+"""Allow ``python -m minfree``."""
+
+from minfree.cli.main import main
+
+raise SystemExit(main())

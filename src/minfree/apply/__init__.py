@@ -1,0 +1,1 @@
+"""apply layer; see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""outputs layer; see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""parsers layer; see docs/architecture.md."""

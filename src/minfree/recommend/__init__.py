@@ -1,0 +1,1 @@
+"""recommend layer; see docs/architecture.md."""

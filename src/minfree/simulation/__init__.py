@@ -1,0 +1,1 @@
+"""simulation layer; see docs/architecture.md."""
