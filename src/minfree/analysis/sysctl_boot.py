@@ -1,0 +1,408 @@
+"""Which value each sysctl key gets at boot, and from which file and line.
+
+Two programs apply sysctl files at boot, with different rules (sources: systemd
+``src/sysctl/sysctl.c`` and sysctl.d(5); procps-ng ``src/sysctl.c`` ``PreloadSystem``):
+
+**systemd-sysctl** (any systemd host)
+  1. Scan ``/etc/sysctl.d``, ``/run/sysctl.d``, ``/usr/local/lib/sysctl.d``,
+     ``/usr/lib/sysctl.d`` (and ``/lib/sysctl.d`` on split-usr builds), ``*.conf`` only.
+  2. A basename found in an earlier folder shadows the same basename in later ones
+     (``/etc`` > ``/run`` > ``/usr/local/lib`` > ``/usr/lib`` > ``/lib``); a link to
+     ``/dev/null`` masks the name.
+  3. Sort the survivors by basename (byte order, folder ignored) and apply in that order:
+     for a key set in several files the lexically **latest file wins**; within a file the
+     last line wins.
+  4. ``/etc/sysctl.conf`` is **not read** (since v207) unless a file links to it — the
+     distributions' ``/etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf``, absent on Debian 13.
+     It then counts at position ``99-sysctl.conf``: ``99-z*.conf`` or any name starting with
+     a letter sorts later and beats it.
+  5. Glob keys (``net.ipv4.conf.*.rp_filter``) set every matching key *that no file sets
+     explicitly*; ``-pattern`` lines exclude keys from globs.
+
+**procps ``sysctl --system``** (sysvinit hosts, and what admins run by hand)
+  Steps 1-3 as above, then ``/etc/sysctl.conf`` is applied **last** when it is a regular
+  file, so it beats every sysctl.d file (and is read twice when the 99-sysctl.conf link
+  exists). Lines apply strictly in order, globs included (procps 4.0+).
+
+The resolver is pure: it takes a :class:`~minfree.sources.sysctl_config.SysctlConfigSet`
+(``collect_sysctl_config`` reads one from a root) and never touches the filesystem, so
+``minfree apply`` can resolve the configuration it is *about to* write.
+
+Example (the ``hotsos-kubernetes-5.4.0-99`` fixture: Ubuntu 20.04, systemd)::
+
+    boot = resolve_boot_sysctl("tests/fixtures/roots/hotsos-kubernetes-5.4.0-99")
+    boot.systemd.winner("vm.overcommit_memory").file  # '/etc/sysctl.d/50-kubernetes-charm.conf'
+    boot.sysctl_conf_read_at_boot                      # True (through 99-sysctl.conf)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from minfree.kernel.sysctl_catalog import normalize_key
+from minfree.parsers.sysctl_conf import ConfProblem, SysctlAssignment, parse_sysctl_conf
+
+if TYPE_CHECKING:  # the types only; analysis does not read files
+    from minfree.sources.sysctl_config import ConfigFile, SysctlConfigSet
+
+SYSTEMD = "systemd-sysctl"
+PROCPS = "procps"
+SYSCTL_CONF = "/etc/sysctl.conf"
+#: The name minfree persists to when nothing sorts later (see :func:`late_file_name`).
+PREFERRED_PERSIST_NAME = "99-zz-minfree.conf"
+
+
+def _sort_key(name: str) -> bytes:
+    # both tools compare basenames with strcmp(): byte order, not locale order
+    return name.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One line that sets a key, where the boot tool finds it.
+
+    ``file`` is the path the tool opened (``/etc/sysctl.d/99-sysctl.conf``); ``read_from``
+    is where the bytes live when that is a link (``/etc/sysctl.conf``). ``position`` is the
+    file's index in the tool's application order. ``pattern`` is set when a glob line
+    matched the key.
+    """
+
+    key: str
+    value: str
+    file: str
+    line: int
+    position: int
+    read_from: str
+    ignore_failure: bool = False
+    pattern: str | None = None
+    raw: str = ""
+
+    @property
+    def where(self) -> str:
+        """``file:line``, naming the link target too when there is one."""
+        if self.read_from != self.file:
+            return f"{self.read_from}:{self.line} (via {self.file})"
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class KeyResolution:
+    """The definition that wins for one key under one tool, and those it overrides."""
+
+    key: str
+    winner: Definition | None
+    overridden: tuple[Definition, ...] = ()
+
+    @property
+    def value(self) -> str | None:
+        return self.winner.value if self.winner else None
+
+    @property
+    def definitions(self) -> tuple[Definition, ...]:
+        """All definitions, application order (the winner last)."""
+        return (*self.overridden, self.winner) if self.winner else self.overridden
+
+
+@dataclass(frozen=True)
+class ShadowedFile:
+    """A file never read because a same-named file in an earlier folder wins."""
+
+    path: str
+    shadowed_by: str
+
+
+@dataclass(frozen=True)
+class BootStack:
+    """What one boot tool applies: files in order and every key's resolution."""
+
+    tool: str
+    files: tuple[str, ...]
+    shadowed: tuple[ShadowedFile, ...]
+    reads_sysctl_conf: bool
+    _exact: Mapping[str, tuple[Definition, ...]] = field(repr=False, default_factory=dict)
+    _globs: tuple[Definition, ...] = field(repr=False, default=())
+    _exclusions: tuple[str, ...] = field(repr=False, default=())
+
+    def keys(self) -> tuple[str, ...]:
+        """Every key set explicitly (globs are expanded only on request, see :meth:`resolve`)."""
+        return tuple(sorted(self._exact))
+
+    def resolve(self, key: str) -> KeyResolution:
+        """Winner and overridden definitions of ``key`` (dotted or slashed)."""
+        key = normalize_key(key)
+        exact = self._exact.get(key, ())
+        globs = tuple(
+            replace(d, key=key)
+            for d in self._globs
+            if fnmatch.fnmatchcase(key, d.pattern or "")
+        )
+        if self.tool == SYSTEMD:
+            # systemd: an explicit setting anywhere beats every glob; excluded keys skip globs
+            if exact:
+                losing_globs = globs
+                return KeyResolution(key, exact[-1], tuple(sorted((*losing_globs, *exact[:-1]), key=_order)))
+            if any(fnmatch.fnmatchcase(key, pattern) for pattern in self._exclusions):
+                return KeyResolution(key, None, globs)
+            if globs:
+                return KeyResolution(key, globs[-1], globs[:-1])
+            return KeyResolution(key, None)
+        # procps: strictly in application order, last line wins
+        ordered = tuple(sorted((*exact, *globs), key=_order))
+        if not ordered:
+            return KeyResolution(key, None)
+        return KeyResolution(key, ordered[-1], ordered[:-1])
+
+    def winner(self, key: str) -> Definition | None:
+        return self.resolve(key).winner
+
+    def value(self, key: str) -> str | None:
+        """The value this tool leaves in ``key`` at boot (None: not set by any file)."""
+        return self.resolve(key).value
+
+    def files_setting(self, key: str) -> tuple[str, ...]:
+        """Basenames of every file that sets ``key`` (explicitly or by a glob)."""
+        return tuple(dict.fromkeys(os.path.basename(d.file) for d in self.resolve(key).definitions))
+
+
+def _order(definition: Definition) -> tuple[int, int]:
+    return (definition.position, definition.line)
+
+
+@dataclass(frozen=True)
+class BootSysctl:
+    """The boot-time picture for one root: both tools, the init system, sysctl.conf's fate."""
+
+    systemd: BootStack
+    procps: BootStack
+    init: str
+    init_evidence: tuple[tuple[str, str], ...]
+    sysctl_conf_exists: bool
+    sysctl_conf_links: tuple[str, ...]
+    problems: tuple[ConfProblem, ...]
+    file_problems: tuple[tuple[str, str], ...]
+    label: str = ""
+
+    @property
+    def boot_tool(self) -> str | None:
+        """The tool that applies sysctl files at boot here, when the init system is known."""
+        if self.init == "systemd":
+            return SYSTEMD
+        if self.init in ("sysvinit", "other"):
+            return PROCPS
+        return None
+
+    @property
+    def stack(self) -> BootStack:
+        """The boot tool's stack; systemd's when unknown (the common case on servers)."""
+        return self.procps if self.boot_tool == PROCPS else self.systemd
+
+    @property
+    def sysctl_conf_read_at_boot(self) -> bool | None:
+        """Whether ``/etc/sysctl.conf`` is applied at boot (None: depends on an unknown init).
+
+        Under systemd only through a surviving link (``99-sysctl.conf``); under procps
+        whenever the file exists.
+        """
+        by_systemd = self.systemd.reads_sysctl_conf
+        by_procps = self.procps.reads_sysctl_conf
+        if self.boot_tool == SYSTEMD:
+            return by_systemd
+        if self.boot_tool == PROCPS:
+            return by_procps
+        return by_systemd if by_systemd == by_procps else None
+
+    def stacks(self) -> tuple[BootStack, ...]:
+        return (self.systemd, self.procps)
+
+    def boot_value(self, key: str) -> str | None:
+        """Value at boot under the detected tool (systemd's when the init is unknown)."""
+        return self.stack.value(key)
+
+    def tools_disagree(self, key: str) -> bool:
+        """True when systemd-sysctl and ``sysctl --system`` leave different values."""
+        return self.systemd.value(key) != self.procps.value(key)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.systemd.keys()) | set(self.procps.keys())))
+
+    def late_file_name(self, keys: Iterable[str], preferred: str = PREFERRED_PERSIST_NAME) -> str:
+        """A ``*.conf`` basename that sorts after every file setting any of ``keys``.
+
+        :func:`late_file_name` with this root's definitions.
+        """
+        names: list[str] = []
+        for key in keys:
+            names.extend(self.systemd.files_setting(key))
+            names.extend(n for n in self.procps.files_setting(key) if n != "sysctl.conf")
+        return late_file_name(names, preferred)
+
+
+def late_file_name(existing: Iterable[str], preferred: str = PREFERRED_PERSIST_NAME) -> str:
+    """``preferred`` if it sorts after every name in ``existing``, else a name that does.
+
+    Byte order puts ``_`` after ``.``, so ``<latest stem>_zz-minfree.conf`` always sorts
+    after ``<latest stem>.conf``.
+
+    >>> late_file_name(["50-default.conf", "99-sysctl.conf"])
+    '99-zz-minfree.conf'
+    >>> late_file_name(["zz-tuning.conf", "99-sysctl.conf"])
+    'zz-tuning_zz-minfree.conf'
+    """
+    latest = max(existing, key=_sort_key, default=None)
+    if latest is None or _sort_key(preferred) > _sort_key(latest):
+        return preferred
+    stem = latest[: -len(".conf")] if latest.endswith(".conf") else latest
+    return f"{stem}_zz-minfree.conf"
+
+
+def _init_from_evidence(evidence: tuple[tuple[str, str], ...]) -> str:
+    # /proc/1/comm and /run/systemd/system describe the running init: trust them first.
+    for kind, why in evidence:
+        if why.startswith("/proc/1/comm") or why.startswith("/run/systemd/system"):
+            return kind
+    kinds = {kind for kind, _ in evidence}
+    if "systemd" in kinds:
+        return "systemd"
+    if "sysvinit" in kinds:
+        return "sysvinit"
+    return "unknown"
+
+
+def _build_stack(
+    tool: str, config: SysctlConfigSet
+) -> tuple[BootStack, list[ConfProblem]]:
+    chosen: dict[str, ConfigFile] = {}
+    shadowed: list[ShadowedFile] = []
+    for config_file in config.files:
+        if config_file.name in chosen:
+            shadowed.append(ShadowedFile(config_file.path, chosen[config_file.name].path))
+            continue
+        chosen[config_file.name] = config_file
+    ordered = sorted(chosen.values(), key=lambda f: _sort_key(f.name))
+    conf = config.sysctl_conf
+    if tool == PROCPS and conf is not None and conf.text is not None:
+        # PreloadSystem: stat("/etc/sysctl.conf") and S_ISREG -> apply it last
+        ordered.append(conf)
+    exact: dict[str, list[Definition]] = {}
+    globs: list[Definition] = []
+    exclusions: list[str] = []
+    problems: list[ConfProblem] = []
+    reads_conf = False
+    applied: list[str] = []
+    for position, config_file in enumerate(ordered):
+        if config_file.masked or config_file.text is None:
+            continue
+        applied.append(config_file.path)
+        if config_file.effective_path == SYSCTL_CONF:
+            reads_conf = True
+        parsed = parse_sysctl_conf(config_file.text, source=config_file.effective_path)
+        problems.extend(parsed.problems)
+        exclusions.extend(e.pattern for e in parsed.exclusions)
+        for assignment in parsed.assignments:
+            definition = _definition(assignment, config_file, position)
+            if assignment.is_glob:
+                globs.append(definition)
+            else:
+                exact.setdefault(assignment.key, []).append(definition)
+    stack = BootStack(
+        tool=tool,
+        files=tuple(applied),
+        shadowed=tuple(shadowed),
+        reads_sysctl_conf=reads_conf,
+        _exact={key: tuple(defs) for key, defs in exact.items()},
+        _globs=tuple(globs),
+        _exclusions=tuple(exclusions),
+    )
+    return stack, problems
+
+
+def _definition(assignment: SysctlAssignment, config_file: ConfigFile, position: int) -> Definition:
+    return Definition(
+        key=assignment.key,
+        value=assignment.value,
+        file=config_file.path,
+        line=assignment.line,
+        position=position,
+        read_from=config_file.effective_path,
+        ignore_failure=assignment.ignore_failure,
+        pattern=assignment.key if assignment.is_glob else None,
+        raw=assignment.raw,
+    )
+
+
+def resolve_config(config: SysctlConfigSet) -> BootSysctl:
+    """Resolve a collected configuration (pure; see the module docstring for the rules)."""
+    systemd, problems = _build_stack(SYSTEMD, config)
+    procps, problems_procps = _build_stack(PROCPS, config)
+    seen = {(p.source, p.line, p.message) for p in problems}
+    problems.extend(p for p in problems_procps if (p.source, p.line, p.message) not in seen)
+    links = tuple(
+        f.path for f in config.files
+        if f.effective_path == SYSCTL_CONF and f.path != SYSCTL_CONF and f.path in systemd.files
+    )
+    file_problems = tuple(
+        (f.path, f.problem) for f in (*config.files, config.sysctl_conf) if f is not None and f.problem
+    )
+    return BootSysctl(
+        systemd=systemd,
+        procps=procps,
+        init=_init_from_evidence(config.init_evidence),
+        init_evidence=config.init_evidence,
+        sysctl_conf_exists=config.sysctl_conf is not None and config.sysctl_conf.text is not None,
+        sysctl_conf_links=links,
+        problems=tuple(problems),
+        file_problems=file_problems,
+        label=config.label,
+    )
+
+
+def resolve_boot_sysctl(root: object = None) -> BootSysctl:
+    """Resolve the boot-time sysctl values of ``root``.
+
+    ``root`` is a collected :class:`SysctlConfigSet`, or anything
+    :func:`minfree.sources.sysctl_config.collect_sysctl_config` accepts (None or "/" for this
+    host, a directory, a :class:`minfree.sources.root.Root`).
+    """
+    from minfree.sources.sysctl_config import SysctlConfigSet, collect_sysctl_config
+
+    config = root if isinstance(root, SysctlConfigSet) else collect_sysctl_config(root)
+    return resolve_config(config)
+
+
+def with_file(config: SysctlConfigSet, path: str, text: str | None) -> SysctlConfigSet:
+    """``config`` as it would be after writing ``text`` to ``path`` (None: delete it).
+
+    Lets ``apply`` resolve its own plan before writing anything. Writing to the target of a
+    link (``/etc/sysctl.conf``) updates every file that reads through the link.
+    """
+    from minfree.sources.sysctl_config import ConfigFile
+
+    directory, name = os.path.split(path)
+    files: list[ConfigFile] = []
+    found = False
+    for config_file in config.files:
+        if config_file.path == path or config_file.effective_path == path:
+            found = found or config_file.path == path
+            if text is None and config_file.path == path:
+                continue
+            files.append(replace(config_file, text=text, problem=None) if text is not None else
+                         replace(config_file, text=None, problem="deleted"))
+        else:
+            files.append(config_file)
+    sysctl_conf = config.sysctl_conf
+    if path == SYSCTL_CONF:
+        if text is None:
+            sysctl_conf = None
+        else:
+            sysctl_conf = (replace(sysctl_conf, text=text, problem=None) if sysctl_conf is not None
+                           else ConfigFile(path, directory, name, text))
+        found = True
+    if not found and text is not None and directory in config.directories and name.endswith(".conf"):
+        files.append(ConfigFile(path, directory, name, text))
+        order = {d: i for i, d in enumerate(config.directories)}
+        files.sort(key=lambda f: (order.get(f.directory, len(order)), _sort_key(f.name)))
+    return replace(config, files=tuple(files), sysctl_conf=sysctl_conf)
