@@ -1,0 +1,891 @@
+"""Prometheus metrics for memory reserves: a custom collector that reads a fresh snapshot.
+
+node_exporter exposes the raw numbers (``node_buddyinfo_blocks``, ``node_zoneinfo_min_pages``,
+both off by default) with no meaning attached. This collector exposes what an operator
+alerts on: each zone's free pages against its watermarks and the headroom between them,
+free blocks per order with the highest free order and the kernel's fragmentation indices,
+reclaim and compaction activity, page allocation failures read from the kernel log (with
+the "callbacks suppressed" ones counted), the vm settings that matter, and the findings and
+reserve that ``minfree doctor`` would report.
+
+Names follow node_exporter's conventions: ``minfree_`` prefix, the unit in the name
+(``_pages``, ``_kbytes`` where the kernel's own unit is kB, ``_seconds``, ``_ratio``) and
+``_total`` on counters. Zones are labelled ``{node="0",zone="Normal"}``, orders
+``{order="3"}``. Only populated zones are exported: an empty Movable zone has a min
+watermark and no pages, which would look like a zone under min.
+
+Every scrape reads ``/proc/zoneinfo``, ``/proc/buddyinfo``, ``/proc/vmstat`` and a few
+``/proc/sys/vm`` files again; nothing else (``/proc/pagetypeinfo`` takes the zone lock and
+is root-only, so it is never read here). A file that is missing, unreadable or unparsable
+removes only its own metrics and increments ``minfree_collector_errors_total{source}``.
+The kernel log is read incrementally from ``/dev/kmsg`` (the sequence number is kept between
+scrapes). The findings and the recommended reserve come from the doctor's analysis, which
+is slower, so it is refreshed in the background at most once a minute and never delays a
+scrape.
+
+Tests and ``--textfile`` use the collector without a socket::
+
+    >>> from prometheus_client import generate_latest
+    >>> registry = build_registry(MinfreeCollector("tests/fixtures/roots/zte-router-armv7-4.1.25",
+    ...                                            follow_kmsg=False))  # doctest: +SKIP
+    >>> b"minfree_zone_free_pages" in generate_latest(registry)  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported lazily at run time: watch does not need prometheus_client
+    from prometheus_client.registry import CollectorRegistry
+
+    from minfree.model.zone import Zone
+    from minfree.sources.root import Root
+
+#: Sources whose failures are counted in ``minfree_collector_errors_total{source}``.
+#: Every one is exported (0 until it fails) so ``rate()`` works from the first scrape.
+SOURCES: tuple[str, ...] = ("zoneinfo", "buddyinfo", "vmstat", "sysctl", "kernel_log", "analysis")
+
+#: The vm settings exported as ``minfree_sysctl{name}``: the reserve and the knobs the
+#: kernel's documentation ties to it (landscape §14, kernel-facts §1.3).
+SYSCTL_KEYS: tuple[str, ...] = (
+    "vm.min_free_kbytes",
+    "vm.watermark_scale_factor",
+    "vm.watermark_boost_factor",
+    "vm.swappiness",
+    "vm.vfs_cache_pressure",
+    "vm.zone_reclaim_mode",
+    "vm.extfrag_threshold",
+    "vm.compaction_proactiveness",
+    "vm.overcommit_memory",
+)
+
+#: Watermark levels in the order the kernel prints them (``promo`` exists from 6.12 on).
+LEVELS: tuple[str, ...] = ("min", "low", "high", "promo")
+
+#: Label value for failures the kernel rate limit hid ("warn_alloc: N callbacks
+#: suppressed"): their order and mask were never printed.
+UNKNOWN = "unknown"
+
+#: Default bound on one scrape; sources not read by then are skipped and counted as errors.
+DEFAULT_SCRAPE_BUDGET_SECONDS = 2.0
+#: How often the doctor's analysis (findings, recommended reserve) is recomputed.
+DEFAULT_ANALYSIS_INTERVAL_SECONDS = 60.0
+#: At most this many /dev/kmsg records are read per scrape (the ring buffer is typically
+#: 128 KiB to a few MiB, i.e. a few thousand records); the rest is read at the next one.
+KMSG_RECORDS_PER_POLL = 20000
+
+
+# --------------------------------------------------------------------------------------
+# Error accounting
+# --------------------------------------------------------------------------------------
+class ErrorCounts:
+    """Thread-safe per-source error counters (cumulative since the collector started)."""
+
+    def __init__(self, sources: Iterable[str] = SOURCES) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = dict.fromkeys(sources, 0)
+        #: the last error message per source, for logs and ``minfree watch``
+        self.last_message: dict[str, str] = {}
+
+    def add(self, source: str, message: str = "") -> None:
+        with self._lock:
+            self._counts[source] = self._counts.get(source, 0) + 1
+            if message:
+                self.last_message[source] = message
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+# --------------------------------------------------------------------------------------
+# One reading of the host's memory state
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReclaimTotals:
+    """Cumulative reclaim and compaction counters from /proc/vmstat (None: not printed).
+
+    Summed over zones where the kernel keeps per-zone counters (``allocstall_<zone>`` from
+    4.8/4.9, ``pgscan_kswapd_<zone>`` before 4.8; kernel-facts §6.3).
+    """
+
+    scanned_kswapd_pages: int | None = None
+    scanned_direct_pages: int | None = None
+    stolen_kswapd_pages: int | None = None
+    stolen_direct_pages: int | None = None
+    allocation_stalls: int | None = None
+    compaction_stalls: int | None = None
+    compaction_failures: int | None = None
+    kswapd_low_wmark_hit_quickly: int | None = None
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """Zones, reclaim counters and vm settings read at one moment (``monotonic_seconds``)."""
+
+    monotonic_seconds: float
+    zones: tuple[Zone, ...] = ()
+    reclaim: ReclaimTotals | None = None
+    sysctl: Mapping[str, int] = field(default_factory=dict)
+    #: sources that failed at this reading, with the reason
+    failed: Mapping[str, str] = field(default_factory=dict)
+
+
+def _sum_present(values: Iterable[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def reclaim_totals(counters: Mapping[str, int]) -> ReclaimTotals:
+    """Totals from a /proc/vmstat mapping of any era.
+
+    >>> reclaim_totals({"pgscan_kswapd": 10, "allocstall_normal": 2, "allocstall_dma32": 1,
+    ...                 "compact_stall": 4}).allocation_stalls
+    3
+    """
+    from minfree.analysis import reclaim_activity
+
+    return reclaim_activity.reclaim_totals(counters)  # type: ignore[attr-defined]
+
+
+class _Deadline:
+    """A scrape's time budget: sources after it are skipped and counted as errors."""
+
+    def __init__(self, budget_seconds: float | None, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._end = None if budget_seconds is None else clock() + budget_seconds
+
+    def expired(self) -> bool:
+        return self._end is not None and self._clock() > self._end
+
+
+def _read(root: Root, rel: str) -> tuple[str | None, str]:
+    """Text of ``rel`` and, when it could not be read, why (from the root's record)."""
+    text = root.read_text(rel)
+    if text is not None:
+        return text, ""
+    reason = next((m.reason for m in reversed(root.missing) if m.path == rel), "unreadable")
+    return None, f"{rel}: {reason}"
+
+
+def read_sysctl(root: Root, keys: Iterable[str] = SYSCTL_KEYS) -> tuple[dict[str, int], str]:
+    """Integer vm settings from ``proc/sys``; a key the kernel lacks is simply absent.
+
+    Returns the values and an error message ('' when fine). It is an error only when not a
+    single key could be read (no /proc/sys at all, or no permission), since old kernels
+    lack some knobs (watermark_scale_factor appeared in 4.6).
+    """
+    values: dict[str, int] = {}
+    for key in keys:
+        text = root.read_text("proc/sys/" + key.replace(".", "/"))
+        if text is None:
+            continue
+        token = text.strip()
+        # lstrip("-"): vm.extfrag_threshold and friends are never negative, but a
+        # captured file may hold any integer; anything else is skipped.
+        if token.lstrip("-").isdigit():
+            values[key] = int(token)
+    if not values:
+        return values, "proc/sys/vm: no vm setting readable"
+    return values, ""
+
+
+def read_memory_sample(
+    root: Root,
+    *,
+    budget_seconds: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> MemorySample:
+    """Read zones (zoneinfo + buddyinfo), reclaim counters and vm settings from ``root``.
+
+    Never raises for a bad or missing file: the source is listed in ``failed`` and what it
+    would have provided is left out. Only the files needed are read and parsed (no
+    pagetypeinfo, no meminfo), which keeps a scrape in the low milliseconds.
+    """
+    from minfree.errors import MinfreeError
+    from minfree.parsers.buddyinfo import parse_buddyinfo
+    from minfree.parsers.zoneinfo import parse_zoneinfo
+
+    deadline = _Deadline(budget_seconds, clock)
+    started = clock()
+    failed: dict[str, str] = {}
+    zones: tuple[Zone, ...] = ()
+    reclaim: ReclaimTotals | None = None
+    sysctl: dict[str, int] = {}
+
+    zoneinfo = None
+    text, why = _read(root, "proc/zoneinfo")
+    if text is None:
+        failed["zoneinfo"] = why
+    else:
+        try:
+            zoneinfo = parse_zoneinfo(text, source="proc/zoneinfo")
+        except MinfreeError as error:
+            failed["zoneinfo"] = str(error)
+
+    buddyinfo = None
+    if deadline.expired():
+        failed["buddyinfo"] = "skipped: scrape time budget exceeded"
+    else:
+        text, why = _read(root, "proc/buddyinfo")
+        if text is None:
+            failed["buddyinfo"] = why
+        else:
+            try:
+                buddyinfo = parse_buddyinfo(text, source="proc/buddyinfo")
+            except MinfreeError as error:
+                failed["buddyinfo"] = str(error)
+    if zoneinfo is not None:
+        zones = tuple(z for z in zoneinfo.to_zones(buddyinfo) if z.populated)
+
+    if deadline.expired():
+        failed["vmstat"] = "skipped: scrape time budget exceeded"
+    else:
+        text, why = _read(root, "proc/vmstat")
+        if text is None:
+            failed["vmstat"] = why
+        else:
+            try:
+                reclaim = _reclaim_from_vmstat_text(text)
+            except MinfreeError as error:
+                failed["vmstat"] = str(error)
+
+    if deadline.expired():
+        failed["sysctl"] = "skipped: scrape time budget exceeded"
+    else:
+        sysctl, why = read_sysctl(root)
+        if why:
+            fallback = _sysctl_from_capture(root)
+            if fallback:
+                sysctl = fallback
+            else:
+                failed["sysctl"] = why
+    return MemorySample(
+        monotonic_seconds=started, zones=zones, reclaim=reclaim, sysctl=sysctl, failed=failed
+    )
+
+
+def _reclaim_from_vmstat_text(text: str) -> ReclaimTotals:
+    from minfree.parsers.vmstat import parse_vmstat
+
+    vmstat = parse_vmstat(text, source="proc/vmstat")
+    return reclaim_totals(getattr(vmstat, "counters", vmstat))
+
+
+def _sysctl_from_capture(root: Root) -> dict[str, int]:
+    """vm settings from a sosreport's ``sysctl -a`` output when there is no proc/sys."""
+    if root.is_live:
+        return {}
+    text = root.read_text("sos_commands/kernel/sysctl_-a")
+    if text is None:
+        return {}
+    from minfree.errors import MinfreeError
+    from minfree.parsers.sysctl import parse_sysctl_a
+
+    try:
+        parsed = parse_sysctl_a(text, source="sos_commands/kernel/sysctl_-a")
+    except MinfreeError:
+        return {}
+    values: dict[str, int] = {}
+    for key in SYSCTL_KEYS:
+        raw = parsed.get(key)
+        if raw is not None and str(raw).strip().lstrip("-").isdigit():
+            values[key] = int(str(raw).strip())
+    return values
+
+
+# --------------------------------------------------------------------------------------
+# Page allocation failures from the kernel log
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FailureEvent:
+    """One failure report seen in the log, reduced to what the metrics and watch show."""
+
+    order: str
+    context: str
+    gfp: str
+    process: str | None = None
+    verdict: str | None = None
+    #: failures the rate limit hid just before this report ("N callbacks suppressed")
+    suppressed: int = 0
+    #: wall-clock time of the report (seconds since the epoch) when it can be known
+    timestamp_seconds: float | None = None
+    summary: str = ""
+
+
+class KmsgReader:
+    """Reads ``/dev/kmsg`` without blocking, keeping its place between calls.
+
+    Each ``read()`` of the device returns one record, ``prio,seq,usec,flags;text`` followed
+    by continuation lines (`` KEY=value``) that carry device metadata, not text. The open
+    file keeps the position, so every call returns only records logged since the last one.
+    When the ring buffer overwrote records before we read them, the kernel answers EPIPE
+    once and continues with the oldest record still there; ``lost`` counts those events.
+    """
+
+    def __init__(self, path: str = "/dev/kmsg") -> None:
+        self.path = path
+        self._fd: int | None = None
+        self.last_seq: int | None = None
+        self.lost = 0
+        self._lock = threading.Lock()
+
+    def read_new(self, max_records: int = KMSG_RECORDS_PER_POLL) -> list[str]:
+        """New records as ``prio,seq,usec,flags;message`` lines (raises OSError on open)."""
+        with self._lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            lines: list[str] = []
+            for _ in range(max_records):
+                try:
+                    record = os.read(self._fd, 16384)
+                except BlockingIOError:
+                    break
+                except OSError as error:
+                    if error.errno == errno.EPIPE:
+                        self.lost += 1
+                        continue
+                    raise
+                if not record:
+                    break
+                text = record.decode("utf-8", errors="replace")
+                head, _, rest = text.partition(";")
+                message = rest.split("\n", 1)[0]
+                fields = head.split(",", 3)
+                if len(fields) >= 2 and fields[1].isdigit():
+                    self.last_seq = int(fields[1])
+                # The kernel escapes a newline inside one record as \x0a: one line each.
+                for part in message.split("\\x0a"):
+                    lines.append(f"{head};{part}")
+            return lines
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+class FailureLog:
+    """Failure counts by (order, context, gfp), kept up to date from the kernel log.
+
+    On the live host it follows ``/dev/kmsg`` (records since boot that are still in the ring
+    buffer, then each new one); for a captured root it reads the root's logs once. Reports
+    are counted only once complete: the lines of a report still being printed stay pending
+    until something follows them or ``settle_seconds`` pass.
+    """
+
+    def __init__(
+        self,
+        root: Root,
+        *,
+        follow_kmsg: bool = True,
+        kmsg_path: str = "/dev/kmsg",
+        settle_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.root = root
+        self.follow_kmsg = follow_kmsg and root.is_live
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.last_seen_seconds: float | None = None
+        self.events: list[FailureEvent] = []
+        self._reader = KmsgReader(kmsg_path) if self.follow_kmsg else None
+        self._pending: list[str] = []
+        self._pending_since: float | None = None
+        self._settle = settle_seconds
+        self._clock = clock
+        self._static_done = False
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """False on the live host with --no-kmsg: nothing is read, nothing exported."""
+        return self.follow_kmsg or not self.root.is_live
+
+    def poll(self) -> list[FailureEvent]:
+        """Read what is new; returns the failures completed since the last call.
+
+        Raises OSError/MinfreeError when the log cannot be read or parsed; the counts keep
+        their previous values.
+        """
+        with self._lock:
+            if not self.enabled:
+                return []
+            if self._reader is None:
+                if self._static_done:
+                    return []
+                new = _failures_from_root_logs(self.root)
+                self._static_done = True
+            else:
+                lines = self._reader.read_new()
+                new = self._consume(lines)
+            for event in new:
+                self._count(event)
+            return new
+
+    def _count(self, event: FailureEvent) -> None:
+        key = (event.order, event.context, event.gfp)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if event.suppressed:
+            hidden = (UNKNOWN, UNKNOWN, UNKNOWN)
+            self.counts[hidden] = self.counts.get(hidden, 0) + event.suppressed
+        if event.timestamp_seconds is not None:
+            self.last_seen_seconds = max(self.last_seen_seconds or 0.0, event.timestamp_seconds)
+        self.events.append(event)
+        del self.events[:-100]  # watch shows the latest few; keep memory bounded
+
+    def _consume(self, lines: list[str]) -> list[FailureEvent]:
+        now = self._clock()
+        if lines:
+            self._pending.extend(lines)
+            self._pending_since = now
+        if not self._pending:
+            return []
+        settled = self._pending_since is not None and now - self._pending_since >= self._settle
+        events, keep_from = _failures_from_kmsg_lines(self._pending, complete=settled)
+        self._pending = self._pending[keep_from:]
+        return events
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
+def _failures_from_kmsg_lines(lines: list[str], *, complete: bool) -> tuple[list[FailureEvent], int]:
+    """Failure events in ``lines`` and the index from which lines must be kept for later.
+
+    Wired to the kernel log parser once it is available.
+    """
+    raise NotImplementedError("kernel log parser not yet available")
+
+
+def _failures_from_root_logs(root: Root) -> list[FailureEvent]:
+    raise NotImplementedError("kernel log discovery not yet available")
+
+
+# --------------------------------------------------------------------------------------
+# Findings and the recommended reserve (slow: refreshed in the background)
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What the doctor concluded at one time: active findings and the reserve it suggests."""
+
+    findings: tuple[tuple[str, str], ...] = ()
+    recommended_min_free_kbytes: int | None = None
+
+
+def analyse(root: Root) -> AnalysisResult:
+    """Run the doctor's analysis on ``root`` (findings and the recommended reserve)."""
+    raise NotImplementedError("doctor analysis not yet available")
+
+
+class AnalysisCache:
+    """The latest :class:`AnalysisResult`, recomputed at most every ``interval_seconds``.
+
+    With ``background=True`` (the HTTP exporter) the work runs in a daemon thread and a
+    scrape only reads the last result, so a slow analysis never delays a scrape; with
+    ``background=False`` (textfile, tests) it runs inline on first use.
+    """
+
+    def __init__(
+        self,
+        root: Root,
+        errors: ErrorCounts,
+        *,
+        background: bool,
+        interval_seconds: float = DEFAULT_ANALYSIS_INTERVAL_SECONDS,
+        analyse_fn: Callable[[Root], AnalysisResult] | None = None,
+    ) -> None:
+        self.root = root
+        self.errors = errors
+        self.background = background
+        self.interval = interval_seconds
+        self._analyse = analyse_fn or analyse
+        self.result: AnalysisResult | None = None
+        self._computed_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def _run_once(self) -> None:
+        try:
+            result = self._analyse(self.root)
+        except Exception as error:  # any failure of the analysis must not break a scrape
+            self.errors.add("analysis", f"{type(error).__name__}: {error}")
+            result = None
+        with self._lock:
+            if result is not None:
+                self.result = result
+            self._computed_at = time.monotonic()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._run_once()
+            self._stop.wait(self.interval)
+
+    def current(self) -> AnalysisResult | None:
+        """The latest result (None until the first analysis finished)."""
+        if self.background:
+            if self._thread is None:
+                with self._lock:
+                    if self._thread is None:
+                        self._thread = threading.Thread(
+                            target=self._loop, name="minfree-analysis", daemon=True
+                        )
+                        self._thread.start()
+        elif self._computed_at is None or time.monotonic() - self._computed_at > self.interval:
+            self._run_once()
+        with self._lock:
+            return self.result
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+# --------------------------------------------------------------------------------------
+# The collector
+# --------------------------------------------------------------------------------------
+class MinfreeCollector:
+    """A prometheus-client collector: each ``collect()`` reads the host afresh.
+
+    ``root`` is a path (None or "/" for this host, a captured directory or a bundle) or an
+    open :class:`~minfree.sources.root.Root`. Register it on an explicit
+    ``CollectorRegistry`` (see :func:`build_registry`), never on the global one.
+    """
+
+    def __init__(
+        self,
+        root: Root | str | os.PathLike[str] | None = None,
+        *,
+        follow_kmsg: bool = True,
+        kmsg_path: str = "/dev/kmsg",
+        scrape_budget_seconds: float | None = DEFAULT_SCRAPE_BUDGET_SECONDS,
+        analysis_in_background: bool = False,
+        analysis_interval_seconds: float = DEFAULT_ANALYSIS_INTERVAL_SECONDS,
+        analyse_fn: Callable[[Root], AnalysisResult] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from minfree.sources.root import Root, open_root
+
+        self.root: Root = root if isinstance(root, Root) else open_root(root)
+        self.errors = ErrorCounts()
+        self.failures = FailureLog(self.root, follow_kmsg=follow_kmsg, kmsg_path=kmsg_path)
+        self.analysis = AnalysisCache(
+            self.root,
+            self.errors,
+            background=analysis_in_background,
+            interval_seconds=analysis_interval_seconds,
+            analyse_fn=analyse_fn,
+        )
+        self.scrape_budget_seconds = scrape_budget_seconds
+        self._clock = clock
+
+    def describe(self) -> list[Any]:
+        # An empty describe() keeps register() from running a scrape to learn the names.
+        return []
+
+    def sample(self) -> MemorySample:
+        """Read the memory state now, counting failed sources."""
+        sample = read_memory_sample(
+            self.root, budget_seconds=self.scrape_budget_seconds, clock=self._clock
+        )
+        for source, why in sample.failed.items():
+            self.errors.add(source, why)
+        return sample
+
+    def poll_failures(self) -> list[FailureEvent]:
+        """New failures from the kernel log (errors counted under ``kernel_log``)."""
+        from minfree.errors import MinfreeError
+
+        try:
+            return self.failures.poll()
+        except (OSError, MinfreeError, NotImplementedError, ValueError) as error:
+            self.errors.add("kernel_log", f"{type(error).__name__}: {error}")
+            return []
+
+    def collect(self) -> Iterator[Any]:
+        started = self._clock()
+        sample = self.sample()
+        self.poll_failures()
+        analysis = self.analysis.current()
+        yield from zone_families(sample.zones)
+        if sample.reclaim is not None:
+            yield from reclaim_families(sample.reclaim)
+        yield from sysctl_families(sample.sysctl)
+        if self.failures.enabled:
+            yield from failure_families(self.failures.counts, self.failures.last_seen_seconds)
+        if analysis is not None:
+            yield from analysis_families(analysis)
+        yield from error_families(self.errors.snapshot(), self._clock() - started)
+
+    def close(self) -> None:
+        """Release /dev/kmsg and stop the background analysis."""
+        self.failures.close()
+        self.analysis.close()
+
+
+# --------------------------------------------------------------------------------------
+# Metric families (pure functions of the data: easy to test, cheap to build)
+# --------------------------------------------------------------------------------------
+def zone_families(zones: Iterable[Zone]) -> Iterator[Any]:
+    """Per-zone gauges: free pages, watermarks, headroom, managed pages, free lists."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from minfree.kernel import fragmentation
+
+    zone_labels = ["node", "zone"]
+    free = GaugeMetricFamily(
+        "minfree_zone_free_pages", "Free pages in the zone (/proc/zoneinfo 'pages free').", labels=zone_labels
+    )
+    watermark = GaugeMetricFamily(
+        "minfree_zone_watermark_pages",
+        "Zone watermark in pages, boost included, as the kernel prints it (level min, low, high; promo on 6.12+).",
+        labels=[*zone_labels, "level"],
+    )
+    headroom = GaugeMetricFamily(
+        "minfree_zone_headroom_pages",
+        "Free pages above the watermark (negative: under it). Under min, atomic allocations fail next.",
+        labels=[*zone_labels, "level"],
+    )
+    managed = GaugeMetricFamily(
+        "minfree_zone_managed_pages", "Pages managed by the buddy allocator in the zone.", labels=zone_labels
+    )
+    blocks = GaugeMetricFamily(
+        "minfree_zone_free_blocks",
+        "Free blocks of 2^order pages in the zone (/proc/buddyinfo; blocks, not pages).",
+        labels=[*zone_labels, "order"],
+    )
+    highest = GaugeMetricFamily(
+        "minfree_zone_highest_free_order",
+        "Highest order with at least one free block in the zone (-1: no free block).",
+        labels=zone_labels,
+    )
+    unusable = GaugeMetricFamily(
+        "minfree_zone_unusable_free_ratio",
+        "Share of free memory in blocks smaller than 2^order pages: the kernel's unusable free space index (0 to 1).",
+        labels=[*zone_labels, "order"],
+    )
+    extfrag = GaugeMetricFamily(
+        "minfree_zone_fragmentation_index",
+        "The kernel's fragmentation index for the order: near 0 a failure would be lack of memory, near 1 fragmentation; -1 when a free block of the order exists.",
+        labels=[*zone_labels, "order"],
+    )
+    for zone in zones:
+        node, name = str(zone.node), zone.name
+        free.add_metric([node, name], zone.free_pages)
+        for level in LEVELS:
+            mark = zone.watermark_pages(level)
+            if mark is None:
+                continue
+            watermark.add_metric([node, name, level], mark)
+            headroom.add_metric([node, name, level], zone.free_pages - mark)
+        if zone.managed_pages is not None:
+            managed.add_metric([node, name], zone.managed_pages)
+        counts = zone.free_blocks
+        if counts is None:
+            continue
+        for order, count in enumerate(counts):
+            label = str(order)
+            blocks.add_metric([node, name, label], count)
+            unusable.add_metric(
+                [node, name, label], fragmentation.unusable_free_index(counts, order) / 1000
+            )
+            extfrag.add_metric(
+                [node, name, label], fragmentation.fragmentation_index(counts, order) / 1000
+            )
+        top = zone.highest_free_order()
+        highest.add_metric([node, name], -1 if top is None else top)
+    yield from (free, watermark, headroom, managed, blocks, highest, unusable, extfrag)
+
+
+def reclaim_families(reclaim: ReclaimTotals) -> Iterator[Any]:
+    """Reclaim and compaction counters (cumulative since boot)."""
+    from prometheus_client.core import CounterMetricFamily
+
+    scanned = CounterMetricFamily(
+        "minfree_reclaim_scanned_pages",
+        "Pages scanned by reclaim since boot, by kswapd (background) or direct (by the allocating task).",
+        labels=["mode"],
+    )
+    stolen = CounterMetricFamily(
+        "minfree_reclaim_stolen_pages",
+        "Pages reclaimed since boot, by kswapd or direct reclaim.",
+        labels=["mode"],
+    )
+    for family, kswapd, direct in (
+        (scanned, reclaim.scanned_kswapd_pages, reclaim.scanned_direct_pages),
+        (stolen, reclaim.stolen_kswapd_pages, reclaim.stolen_direct_pages),
+    ):
+        if kswapd is not None:
+            family.add_metric(["kswapd"], kswapd)
+        if direct is not None:
+            family.add_metric(["direct"], direct)
+        if family.samples:
+            yield family
+    for name, value, text in (
+        ("minfree_allocation_stalls", reclaim.allocation_stalls,
+         "Allocations that entered direct reclaim since boot (vmstat allocstall, summed over zones)."),
+        ("minfree_compaction_stalls", reclaim.compaction_stalls,
+         "Allocations that entered direct compaction since boot (vmstat compact_stall)."),
+        ("minfree_compaction_failures", reclaim.compaction_failures,
+         "Direct compactions that failed to produce a free block since boot (vmstat compact_fail)."),
+        ("minfree_kswapd_low_wmark_hit_quickly", reclaim.kswapd_low_wmark_hit_quickly,
+         "Times kswapd went to sleep and free memory fell under the low watermark again quickly: the watermark gap is too small."),
+    ):
+        if value is not None:
+            yield CounterMetricFamily(name, text, value=value)
+
+
+def sysctl_families(values: Mapping[str, int]) -> Iterator[Any]:
+    """``minfree_sysctl{name}`` for the vm settings that matter (as read this scrape)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    family = GaugeMetricFamily(
+        "minfree_sysctl", "Current value of a vm setting (kernel units: vm.min_free_kbytes in kB).", labels=["name"]
+    )
+    for key in SYSCTL_KEYS:
+        if key in values:
+            family.add_metric([key], values[key])
+    yield family
+
+
+def failure_families(
+    counts: Mapping[tuple[str, str, str], int], last_seen_seconds: float | None
+) -> Iterator[Any]:
+    """Page allocation failures from the kernel log."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    family = CounterMetricFamily(
+        "minfree_page_allocation_failures",
+        "Page allocation failures reported in the kernel log, by order, context (irq, softirq, process) and GFP mask. "
+        "Failures hidden by the kernel's rate limit ('callbacks suppressed') are counted with the labels unknown.",
+        labels=["order", "context", "gfp"],
+    )
+    for (order, context, gfp), value in sorted(counts.items()):
+        family.add_metric([order, context, gfp], value)
+    yield family
+    if last_seen_seconds is not None:
+        yield GaugeMetricFamily(
+            "minfree_page_allocation_failure_last_seen_timestamp_seconds",
+            "Time of the most recent page allocation failure in the kernel log (seconds since the epoch).",
+            value=last_seen_seconds,
+        )
+
+
+def analysis_families(result: AnalysisResult) -> Iterator[Any]:
+    """The doctor's findings (1 per active finding) and its recommended reserve."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    findings = GaugeMetricFamily(
+        "minfree_finding",
+        "A finding of minfree doctor that holds for this host (always 1; key and severity in labels).",
+        labels=["key", "severity"],
+    )
+    for key, severity in sorted(set(result.findings)):
+        findings.add_metric([key, severity], 1)
+    yield findings
+    if result.recommended_min_free_kbytes is not None:
+        yield GaugeMetricFamily(
+            "minfree_recommended_min_free_kbytes",
+            "vm.min_free_kbytes that minfree recommends for this host (kB, the kernel's unit).",
+            value=result.recommended_min_free_kbytes,
+        )
+
+
+def error_families(errors: Mapping[str, int], duration_seconds: float) -> Iterator[Any]:
+    """Collector health: errors per source and the time this scrape took."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    family = CounterMetricFamily(
+        "minfree_collector_errors",
+        "Scrapes at which a source could not be read or parsed (its metrics were left out).",
+        labels=["source"],
+    )
+    for source, value in sorted(errors.items()):
+        family.add_metric([source], value)
+    yield family
+    yield GaugeMetricFamily(
+        "minfree_collector_duration_seconds",
+        "Time spent reading and computing the metrics of this scrape.",
+        value=duration_seconds,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Registry, exposition and the textfile
+# --------------------------------------------------------------------------------------
+def build_registry(collector: MinfreeCollector) -> CollectorRegistry:
+    """A fresh registry holding only ``collector`` (never the process-global one)."""
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text exposition format (version 0.0.4) of everything in ``registry``."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry)
+
+
+def write_textfile(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, for node_exporter's textfile collector.
+
+    The bytes go to a temporary file in the same directory, which is fsynced and renamed
+    over ``path``; the directory is fsynced too, so a crash leaves either the old file or
+    the new one, never a truncated one (node_exporter would otherwise read half a file).
+    The previous file is kept as ``path.bak`` (a name the textfile collector ignores).
+    """
+    from minfree.errors import SourceError
+
+    target = os.path.abspath(os.fspath(path))
+    directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise SourceError(f"{path}: is a directory")
+    if not os.path.isdir(directory):
+        raise SourceError(f"{directory}: no such directory")
+    tmp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise SourceError(f"{path}: cannot write ({error.strerror})") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if os.path.exists(target):
+            backup = target + ".bak"
+            backup_tmp = backup + f".{os.getpid()}.tmp"
+            try:
+                os.link(target, backup_tmp)
+                os.replace(backup_tmp, backup)
+            except OSError:
+                pass  # a missing backup must not stop the metrics from being written
+        os.replace(tmp, target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise SourceError(f"{path}: cannot write ({error.strerror})") from None
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
