@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from minfree.errors import SourceError
+from minfree.model.host import Missing
 
 #: Reasons recorded in :class:`Missing`.
 ABSENT = "absent"
@@ -49,18 +50,6 @@ _TAR_CACHE_MEMBER_BYTES = 4 << 20
 #: Total budget for cached members; bigger bundles read the rest on demand.
 _TAR_CACHE_TOTAL_BYTES = 256 << 20
 _MAX_SYMLINK_HOPS = 40
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A file some reader wanted but could not read, and why.
-
-    ``reason`` is ``"absent"``, ``"permission"``, or a short description (``"is a
-    directory"``, ``"not a regular file (fifo)"``, ``"read error: Input/output error"``).
-    """
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -105,12 +94,12 @@ class Root(ABC):
         """Bytes of a root-relative path; raises OSError (errno tells why) on failure."""
 
     @abstractmethod
-    def lstat(self, rel: str) -> EntryStat | None:
-        """What the path itself is (not following a final symlink), or None if absent."""
+    def _lstat_raw(self, rel: str) -> EntryStat | None:
+        """What ``rel`` is, for a path whose parent directories are already resolved."""
 
     @abstractmethod
-    def readlink(self, rel: str) -> str | None:
-        """Target text of a symlink (as stored), or None when ``rel`` is not a symlink."""
+    def _readlink_raw(self, rel: str) -> str | None:
+        """Link text of ``rel`` (parents already resolved), or None if not a symlink."""
 
     @abstractmethod
     def listdir(self, rel: str) -> list[str]:
@@ -121,6 +110,27 @@ class Root(ABC):
         """A binary stream (for big logs), or None (reason recorded in ``missing``)."""
 
     # -- shared behaviour ----------------------------------------------------------------
+    def _resolve_parent(self, rel: str) -> str | None:
+        """``rel`` with its parent directories resolved (the last component untouched)."""
+        path = _normalise(rel)
+        if self.is_live or "/" not in path:
+            return path
+        parent, _, name = path.rpartition("/")
+        resolved = self.resolve(parent)
+        if resolved is None:
+            return None
+        return f"{resolved}/{name}" if resolved else name
+
+    def lstat(self, rel: str | os.PathLike[str]) -> EntryStat | None:
+        """What the path itself is (a final symlink is not followed), or None if absent."""
+        path = self._resolve_parent(os.fspath(rel))
+        return None if path is None else self._lstat_raw(path)
+
+    def readlink(self, rel: str | os.PathLike[str]) -> str | None:
+        """Target text of a symlink as stored, or None when ``rel`` is not a symlink."""
+        path = self._resolve_parent(os.fspath(rel))
+        return None if path is None else self._readlink_raw(path)
+
     def record_missing(self, rel: str, reason: str) -> None:
         """Add to :attr:`missing` once per (path, reason)."""
         key = (rel, reason)
@@ -128,22 +138,27 @@ class Root(ABC):
             self._missing_seen.add(key)
             self.missing.append(Missing(rel, reason))
 
-    def read_bytes(self, rel: str | os.PathLike[str]) -> bytes | None:
-        """File content, or None when it cannot be read (the reason goes to ``missing``)."""
+    def read_bytes(self, rel: str | os.PathLike[str], *, quiet: bool = False) -> bytes | None:
+        """File content, or None when it cannot be read.
+
+        The reason goes to :attr:`missing` unless ``quiet`` (for optional files whose
+        absence says nothing, e.g. ``speed`` of a virtual interface).
+        """
         path = _normalise(rel)
         try:
             return self._read(path)
         except OSError as exc:
-            self.record_missing(path, _reason(exc))
+            if not quiet:
+                self.record_missing(path, _reason(exc))
             return None
 
-    def read_text(self, rel: str | os.PathLike[str]) -> str | None:
+    def read_text(self, rel: str | os.PathLike[str], *, quiet: bool = False) -> str | None:
         """File content as text, or None (reason recorded).
 
         Stops at the first NUL byte: some captured sysfs files are padded with NULs to the
         page size (pcp's meminfo-root-004). Invalid UTF-8 is replaced, not fatal.
         """
-        data = self.read_bytes(rel)
+        data = self.read_bytes(rel, quiet=quiet)
         if data is None:
             return None
         nul = data.find(b"\0")
@@ -174,7 +189,7 @@ class Root(ABC):
             for base in found:
                 if not any(ch in part for ch in "*?["):
                     candidate = f"{base}/{part}" if base else part
-                    if self.lstat(candidate) is not None or self.exists(candidate):
+                    if self.lstat(candidate) is not None:
                         nxt.append(candidate)
                     continue
                 for name in self.listdir(base):
@@ -187,7 +202,7 @@ class Root(ABC):
 
     def _stat_following(self, rel: str) -> EntryStat | None:
         resolved = self.resolve(rel)
-        return None if resolved is None else self.lstat(resolved)
+        return None if resolved is None else self._lstat_raw(resolved)
 
     def resolve(self, rel: str | os.PathLike[str]) -> str | None:
         """The path with every symlink resolved inside the root; None when it leads nowhere.
@@ -200,12 +215,12 @@ class Root(ABC):
         while pending:
             part = pending.pop(0)
             candidate = "/".join([*done, part])
-            st = self.lstat(candidate)
+            st = self._lstat_raw(candidate)
             if st is None:
                 return None
             if st.kind == "symlink":
                 hops += 1
-                target = self.readlink(candidate)
+                target = self._readlink_raw(candidate)
                 if target is None or hops > _MAX_SYMLINK_HOPS:
                     return None
                 if target.startswith("/"):
@@ -275,9 +290,9 @@ class DirectoryRoot(Root):
         finally:
             os.close(fd)
 
-    def lstat(self, rel: str) -> EntryStat | None:
+    def _lstat_raw(self, rel: str) -> EntryStat | None:
         try:
-            st = os.lstat(self._os_path(_normalise(rel)))
+            st = os.lstat(self._os_path(rel))
         except OSError:
             return None
         if stat.S_ISLNK(st.st_mode):
@@ -290,9 +305,9 @@ class DirectoryRoot(Root):
             kind = "other"
         return EntryStat(kind=kind, size=st.st_size, mode=st.st_mode)
 
-    def readlink(self, rel: str) -> str | None:
+    def _readlink_raw(self, rel: str) -> str | None:
         try:
-            return os.readlink(self._os_path(_normalise(rel)))
+            return os.readlink(self._os_path(rel))
         except OSError:
             return None
 
@@ -300,6 +315,16 @@ class DirectoryRoot(Root):
         if self.is_live:
             return os.path.exists(self._os_path(_normalise(rel)))
         return super().exists(rel)
+
+    def is_dir(self, rel: str | os.PathLike[str]) -> bool:
+        if self.is_live:
+            return os.path.isdir(self._os_path(_normalise(rel)))
+        return super().is_dir(rel)
+
+    def is_file(self, rel: str | os.PathLike[str]) -> bool:
+        if self.is_live:
+            return os.path.isfile(self._os_path(_normalise(rel)))
+        return super().is_file(rel)
 
     def listdir(self, rel: str) -> list[str]:
         try:
@@ -461,8 +486,8 @@ class TarRoot(Root):
             raise OSError("archive member cannot be read")
         return _ClosingReader(handle, tar)
 
-    def lstat(self, rel: str) -> EntryStat | None:
-        entry = self._entries.get(_normalise(rel))
+    def _lstat_raw(self, rel: str) -> EntryStat | None:
+        entry = self._entries.get(rel)
         if entry is None:
             return None
         member = entry.member
@@ -471,8 +496,8 @@ class TarRoot(Root):
         kind_bits = {"file": stat.S_IFREG, "dir": stat.S_IFDIR, "symlink": stat.S_IFLNK}
         return EntryStat(kind=entry.kind, size=size, mode=mode | kind_bits.get(entry.kind, 0))
 
-    def readlink(self, rel: str) -> str | None:
-        entry = self._entries.get(_normalise(rel))
+    def _readlink_raw(self, rel: str) -> str | None:
+        entry = self._entries.get(rel)
         return entry.link if entry is not None and entry.kind == "symlink" else None
 
     def listdir(self, rel: str) -> list[str]:
