@@ -1,0 +1,499 @@
+"""The ``exact`` engine: every page frame in a real buddy allocator, the actors and kswapd.
+
+One run is a single compiled loop over ticks (1 ms by default), each split into
+:data:`~minfree.simulation.plan.SUBSTEPS` sub-steps in which, in this order:
+
+1. blocks whose lifetime ended are freed (network buffers consumed by the application,
+   sockets closed); a freed block merges only with free buddies;
+2. the application's anonymous memory grows (blocking, order 0, never reclaimed: no swap);
+3. page cache misses and atomic allocations interleave in batches of 16. Every allocation
+   goes the kernel's way: the fast path checks each zone of the zonelist against LOW with
+   no discount; on failure kswapd is woken (unless its node is balanced) and the slow path
+   checks MIN with the ALLOC flags the actor's GFP mode gets in this era (the boost
+   exception for order-0 ALLOC_MIN_RESERVE/__GFP_ATOMIC callers included). A blocking
+   allocation that still fails reclaims ``direct_batch`` pages from the LRU and retries
+   (a stall, timed at the direct reclaim rate); an atomic one fails;
+4. kswapd of each awake node reclaims the oldest cache pages at its finite rate, checking
+   after every batch of 32 whether the node is balanced (any eligible zone over HIGH plus
+   boost for order 0, as ``pgdat_balanced``); then it sleeps and the boost is cleared.
+
+The page cache is one FIFO per node (least recently *inserted* first: exact LRU for a
+streaming read over a working set larger than RAM, which is what the scenarios model).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from minfree.simulation.buddy import NR_ORDERS, buddy_alloc, buddy_free
+from minfree.simulation.checks import zone_check, zone_ok
+
+_NJIT = {"cache": True, "nogil": True}
+
+# counters in the ``stats`` array
+ST_FAIL = 0
+ST_FAIL_NOWARN = 1
+ST_FIRST_FAIL_TICK = 2
+ST_STALLS = 3
+ST_STALL_PAGES = 4
+ST_BLOCKING_FAIL = 5
+ST_KSWAPD_RECLAIMED = 6
+ST_KSWAPD_BUSY_SUBSTEPS = 7
+ST_KSWAPD_WAKES = 8
+ST_BOOST_EVENTS = 9
+ST_ATOMIC_OK = 10
+ST_CACHE_ALLOCS = 11
+ST_FAIL_ORDER_CAUSE = 12
+ST_EVENTS = 13
+ST_DIRECT_RECLAIMED = 14
+ST_CACHE_BACKLOG = 15
+ST_FIRST_STALL_TICK = 16
+N_STATS = 20
+
+
+@numba.njit(**_NJIT)
+def _node_balanced(node, era, zfree, boost, wm_high, protection, zone_node, zone_idx, classzone,
+                   nr_free, types, pageblock_order):
+    """pgdat_balanced(): any zone of the node up to the classzone passes order 0 at HIGH."""
+    for z in range(zfree.shape[0]):
+        if zone_node[z] != node or zone_idx[z] > classzone:
+            continue
+        if zone_ok(era, zfree[z], 0, wm_high[z] + boost[z], protection[z, classzone], 0, nr_free,
+                   z, types, pageblock_order):
+            return True
+    return False
+
+
+@numba.njit(**_NJIT)
+def _smallest_order(heads, z, order):
+    current = order
+    while current < NR_ORDERS and heads[z, current] < 0:
+        current += 1
+    return current
+
+
+@numba.njit(**_NJIT)
+def run_exact(
+    # allocator
+    free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+    # zones and kernel
+    zone_node, zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone,
+    era, boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns,
+    # actors
+    a_counts, a_order, a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity,
+    cache_reads, app_growth, working_set_pages, cache_readers,
+    kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
+    report_burst, report_window_ticks,
+    # initial state
+    app_pages_per_node, initial_above_high, initial_pin_every,
+    # outputs
+    stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
+    samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
+    snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed,
+):
+    nz = zfree.shape[0]
+    n_nodes = zonelist.shape[0]
+    n_actors = a_counts.shape[0]
+    ticks = a_counts.shape[1]
+    boost = np.zeros(nz, dtype=np.int64)
+    cache_pages = np.zeros(nz, dtype=np.int64)
+    anon_pages = np.zeros(nz, dtype=np.int64)
+    held_pages = np.zeros(nz, dtype=np.int64)
+    pinned_pages = np.zeros(nz, dtype=np.int64)
+    # LRU rings, one per node
+    lru_cap = 0
+    for z in range(nz):
+        lru_cap += zsize[z]
+    lru_pfn = np.zeros((n_nodes, lru_cap + 1), dtype=np.int32)
+    lru_zone = np.zeros((n_nodes, lru_cap + 1), dtype=np.int8)
+    lru_head = np.zeros(n_nodes, dtype=np.int64)
+    lru_len = np.zeros(n_nodes, dtype=np.int64)
+    # per-actor FIFO of held blocks
+    max_cap = 1
+    for a in range(n_actors):
+        max_cap = max(max_cap, a_capacity[a])
+    q_pfn = np.zeros((n_actors, max_cap), dtype=np.int32)
+    q_zone = np.zeros((n_actors, max_cap), dtype=np.int8)
+    q_exp = np.zeros((n_actors, max_cap), dtype=np.int32)
+    q_head = np.zeros(n_actors, dtype=np.int64)
+    q_len = np.zeros(n_actors, dtype=np.int64)
+    kswapd_awake = np.zeros(n_nodes, dtype=np.int64)
+    kswapd_budget = np.zeros(n_nodes, dtype=np.float64)
+    for z in range(nz):
+        lowest_free[z] = zfree[z]
+
+    # ---- initial state: application memory (largest blocks), then the page cache filled
+    # down to HIGH + headroom per zone, with optional long-lived pins interleaved.
+    for node in range(n_nodes):
+        left = app_pages_per_node[node]
+        for k in range(zonelist.shape[1]):
+            z = zonelist[node, k]
+            if z < 0 or zone_node[z] != node:
+                continue
+            order = NR_ORDERS - 1
+            while left > 0 and order >= 0:
+                if (1 << order) > left:
+                    order -= 1
+                    continue
+                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z,
+                                  order)
+                if pfn < 0:
+                    order -= 1
+                    continue
+                anon_pages[z] += 1 << order
+                left -= 1 << order
+    if initial_above_high[0] >= 0:
+        for z in range(nz):
+            node = zone_node[z]
+            target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
+            since_pin = 0
+            while zfree[z] > target:
+                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, 0)
+                if pfn < 0:
+                    break
+                if initial_pin_every > 0 and since_pin >= initial_pin_every:
+                    pinned_pages[z] += 1
+                    since_pin = 0
+                    continue
+                since_pin += 1
+                slot = (lru_head[node] + lru_len[node]) % lru_pfn.shape[1]
+                lru_pfn[node, slot] = pfn
+                lru_zone[node, slot] = z
+                lru_len[node] += 1
+                cache_pages[z] += 1
+    for z in range(nz):
+        lowest_free[z] = zfree[z]
+
+    sub_dt = tick_s / substeps
+    direct_stall_s = direct_batch / direct_per_s if direct_per_s > 0 else 0.0
+    cache_debt = 0.0
+    cache_backlog = 0.0
+    miss_acc = 0.0
+    growth_acc = 0.0
+    cur_window = -1
+    in_window = 0
+    suppressed = 0
+    n_snaps = 0
+    window_min = np.empty(nz, dtype=np.int64)
+    for z in range(nz):
+        window_min[z] = zfree[z]
+    sample_idx = 0
+    sample_fail = 0
+    blocking_seq = 0
+    pageblock_order = 0
+    while (1 << pageblock_order) < pageblock_pages:
+        pageblock_order += 1
+    types = np.zeros((NR_ORDERS, n_type_columns), dtype=np.int64)
+    per_sub = kswapd_per_tick / substeps
+
+    for t in range(ticks):
+        for s in range(substeps):
+            # 1. lifetimes that ended
+            for a in range(n_actors):
+                while q_len[a] > 0 and q_exp[a, q_head[a]] <= t:
+                    h = q_head[a]
+                    z = q_zone[a, h]
+                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase,
+                               zsize, z, q_pfn[a, h], a_order[a])
+                    held_pages[z] -= 1 << a_order[a]
+                    q_head[a] = (h + 1) % max_cap
+                    q_len[a] -= 1
+                    stats[ST_EVENTS] += 1
+            # work for this sub-step
+            growth_acc += app_growth[t] / substeps
+            n_growth = int(growth_acc)
+            growth_acc -= n_growth
+            cached_total = 0
+            for z in range(nz):
+                cached_total += cache_pages[z]
+            hit = 0.0
+            if working_set_pages > 0:
+                hit = min(1.0, cached_total / working_set_pages)
+            cache_backlog += cache_reads[t] / substeps
+            # direct-reclaim stalls hold readers back: cache_readers threads share the time
+            avail = sub_dt * cache_readers
+            if cache_debt >= avail:
+                cache_debt -= avail
+                do_reads = 0.0
+            else:
+                do_reads = cache_backlog * (1.0 - cache_debt / avail)
+                cache_debt = 0.0
+            cache_backlog -= do_reads
+            miss_acc += do_reads * (1.0 - hit)
+            n_cache = int(miss_acc)
+            miss_acc -= n_cache
+            remaining = np.zeros(n_actors, dtype=np.int64)
+            for a in range(n_actors):
+                c = a_counts[a, t]
+                remaining[a] = (c * (s + 1)) // substeps - (c * s) // substeps
+            n_blocking = n_growth + n_cache
+            busy = True
+            while busy:
+                busy = False
+                # blocking allocations (app growth first, then cache), 16 at a time
+                k = 0
+                while k < 16 and n_blocking > 0:
+                    k += 1
+                    is_cache = n_blocking <= n_cache
+                    n_blocking -= 1
+                    if is_cache:
+                        n_cache -= 1
+                    busy = True
+                    blocking_seq += 1
+                    node = blocking_seq % n_nodes
+                    got = -1
+                    gz = -1
+                    stalled = False
+                    for attempt in range(17):
+                        # fast path: LOW, no discount
+                        for kk in range(zonelist.shape[1]):
+                            z = zonelist[node, kk]
+                            if z < 0:
+                                break
+                            if zone_idx[z] > classzone:
+                                continue
+                            if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
+                                       protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
+                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                  nr_free, zfree, z, 0)
+                                if got >= 0:
+                                    gz = z
+                                    break
+                        if got >= 0:
+                            break
+                        # slow path: wake kswapd, MIN with the mode's flags
+                        for kk in range(zonelist.shape[1]):
+                            z = zonelist[node, kk]
+                            if z < 0:
+                                break
+                            nd = zone_node[z]
+                            if kswapd_awake[nd] == 0 and not _node_balanced(
+                                    nd, era, zfree, boost, wm_high, protection, zone_node,
+                                    zone_idx, classzone, nr_free, types, pageblock_order):
+                                kswapd_awake[nd] = 1
+                                stats[ST_KSWAPD_WAKES] += 1
+                        for kk in range(zonelist.shape[1]):
+                            z = zonelist[node, kk]
+                            if z < 0:
+                                break
+                            if zone_idx[z] > classzone:
+                                continue
+                            if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
+                                       protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
+                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                  nr_free, zfree, z, 0)
+                                if got >= 0:
+                                    gz = z
+                                    break
+                        if got >= 0 or attempt == 16:
+                            break
+                        # direct reclaim: one batch from this node's LRU
+                        if not stalled:
+                            stalled = True
+                            stats[ST_STALLS] += 1
+                            if stats[ST_FIRST_STALL_TICK] < 0:
+                                stats[ST_FIRST_STALL_TICK] = t
+                        freed = 0
+                        while freed < direct_batch and lru_len[node] > 0:
+                            h = lru_head[node]
+                            z = lru_zone[node, h]
+                            buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                       zbase, zsize, z, lru_pfn[node, h], 0)
+                            cache_pages[z] -= 1
+                            lru_head[node] = (h + 1) % lru_pfn.shape[1]
+                            lru_len[node] -= 1
+                            freed += 1
+                        stats[ST_STALL_PAGES] += freed
+                        stats[ST_DIRECT_RECLAIMED] += freed
+                        stats[ST_EVENTS] += freed
+                        if is_cache:
+                            cache_debt += direct_stall_s
+                        if freed == 0:
+                            break
+                    if got < 0:
+                        stats[ST_BLOCKING_FAIL] += 1
+                        continue
+                    stats[ST_EVENTS] += 1
+                    if is_cache:
+                        stats[ST_CACHE_ALLOCS] += 1
+                        nd = zone_node[gz]
+                        slot = (lru_head[nd] + lru_len[nd]) % lru_pfn.shape[1]
+                        lru_pfn[nd, slot] = got
+                        lru_zone[nd, slot] = gz
+                        lru_len[nd] += 1
+                        cache_pages[gz] += 1
+                    else:
+                        anon_pages[gz] += 1
+                # atomic allocations, 16 per actor per round
+                for a in range(n_actors):
+                    k = 0
+                    order = a_order[a]
+                    node = a_node[a]
+                    while k < 16 and remaining[a] > 0:
+                        k += 1
+                        remaining[a] -= 1
+                        busy = True
+                        got = -1
+                        gz = -1
+                        for kk in range(zonelist.shape[1]):
+                            z = zonelist[node, kk]
+                            if z < 0:
+                                break
+                            if zone_idx[z] > classzone:
+                                continue
+                            if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
+                                       protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
+                                src = _smallest_order(heads, z, order)
+                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                  nr_free, zfree, z, order)
+                                if got >= 0:
+                                    gz = z
+                                    if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
+                                            and src >= pageblock_order and src > order):
+                                        boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
+                                        stats[ST_BOOST_EVENTS] += 1
+                                        kswapd_awake[zone_node[z]] = 1
+                                    break
+                        if got < 0:
+                            for kk in range(zonelist.shape[1]):
+                                z = zonelist[node, kk]
+                                if z < 0:
+                                    break
+                                nd = zone_node[z]
+                                if kswapd_awake[nd] == 0 and not _node_balanced(
+                                        nd, era, zfree, boost, wm_high, protection, zone_node,
+                                        zone_idx, classzone, nr_free, types, pageblock_order):
+                                    kswapd_awake[nd] = 1
+                                    stats[ST_KSWAPD_WAKES] += 1
+                            for kk in range(zonelist.shape[1]):
+                                z = zonelist[node, kk]
+                                if z < 0:
+                                    break
+                                if zone_idx[z] > classzone:
+                                    continue
+                                unboosted = -1
+                                if order == 0 and boost[z] > 0 and a_exempt[a]:
+                                    unboosted = wm_min[z]
+                                ok = zone_check(era, zfree[z], order, wm_min[z] + boost[z],
+                                                unboosted, wm_min[z] + boost[z],
+                                                protection[z, classzone], a_flags[a], nr_free, z,
+                                                types, pageblock_order)[0]
+                                if ok:
+                                    src = _smallest_order(heads, z, order)
+                                    got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                      nr_free, zfree, z, order)
+                                    if got >= 0:
+                                        gz = z
+                                        if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
+                                                and src >= pageblock_order and src > order):
+                                            boost[z] = min(boost[z] + pageblock_pages,
+                                                           max_boost[z])
+                                            stats[ST_BOOST_EVENTS] += 1
+                                        break
+                        if got >= 0:
+                            stats[ST_ATOMIC_OK] += 1
+                            stats[ST_EVENTS] += 1
+                            held_pages[gz] += 1 << order
+                            tail = (q_head[a] + q_len[a]) % max_cap
+                            q_pfn[a, tail] = got
+                            q_zone[a, tail] = gz
+                            q_exp[a, tail] = t + a_lifetime[a]
+                            q_len[a] += 1
+                            continue
+                        # ---- an atomic allocation failure
+                        pref = zonelist[node, 0]
+                        for kk in range(zonelist.shape[1]):
+                            z = zonelist[node, kk]
+                            if z >= 0 and zone_idx[z] <= classzone:
+                                pref = z
+                                break
+                        stats[ST_FAIL] += 1
+                        sample_fail += 1
+                        if a_nowarn[a]:
+                            stats[ST_FAIL_NOWARN] += 1
+                        if stats[ST_FIRST_FAIL_TICK] < 0:
+                            stats[ST_FIRST_FAIL_TICK] = t
+                        fail_by_order[order] += 1
+                        fail_by_zone[pref] += 1
+                        fail_by_actor[a] += 1
+                        if order > 0 and zone_check(
+                                era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
+                                wm_min[pref] + boost[pref], protection[pref, classzone],
+                                a_flags[a], nr_free, pref, types, pageblock_order)[1] == 2:
+                            stats[ST_FAIL_ORDER_CAUSE] += 1
+                        if not a_nowarn[a]:
+                            window = t // report_window_ticks
+                            if window != cur_window:
+                                cur_window = window
+                                in_window = 0
+                            if in_window < report_burst and n_snaps < snap_tick.shape[0]:
+                                in_window += 1
+                                snap_tick[n_snaps] = t
+                                snap_actor[n_snaps] = a
+                                snap_suppressed[n_snaps] = suppressed
+                                suppressed = 0
+                                for z in range(nz):
+                                    snap_zfree[n_snaps, z] = zfree[z]
+                                    snap_boost[n_snaps, z] = boost[z]
+                                    snap_cache[n_snaps, z] = cache_pages[z]
+                                    snap_anon[n_snaps, z] = anon_pages[z] + pinned_pages[z]
+                                    snap_held[n_snaps, z] = held_pages[z]
+                                    for o in range(NR_ORDERS):
+                                        snap_nrfree[n_snaps, z, o] = nr_free[z, o]
+                                n_snaps += 1
+                            else:
+                                suppressed += 1
+                for z in range(nz):
+                    if zfree[z] < lowest_free[z]:
+                        lowest_free[z] = zfree[z]
+                    if zfree[z] < window_min[z]:
+                        window_min[z] = zfree[z]
+            # 4. kswapd
+            for node in range(n_nodes):
+                if kswapd_awake[node] == 0:
+                    continue
+                kswapd_budget[node] += per_sub
+                worked = False
+                while kswapd_budget[node] >= 1.0:
+                    if _node_balanced(node, era, zfree, boost, wm_high, protection, zone_node,
+                                      zone_idx, classzone, nr_free, types, pageblock_order):
+                        kswapd_awake[node] = 0
+                        kswapd_budget[node] = 0.0
+                        for z in range(nz):
+                            if zone_node[z] == node:
+                                boost[z] = 0
+                        break
+                    if lru_len[node] == 0:
+                        kswapd_budget[node] = 0.0
+                        break
+                    batch = min(32, int(kswapd_budget[node]))
+                    done = 0
+                    while done < batch and lru_len[node] > 0:
+                        h = lru_head[node]
+                        z = lru_zone[node, h]
+                        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                   zbase, zsize, z, lru_pfn[node, h], 0)
+                        cache_pages[z] -= 1
+                        lru_head[node] = (h + 1) % lru_pfn.shape[1]
+                        lru_len[node] -= 1
+                        done += 1
+                    kswapd_budget[node] -= done
+                    stats[ST_KSWAPD_RECLAIMED] += done
+                    stats[ST_EVENTS] += done
+                    worked = True
+                if worked:
+                    stats[ST_KSWAPD_BUSY_SUBSTEPS] += 1
+        # samples
+        if (t + 1) % sample_ticks == 0 and sample_idx < samples_free.shape[0]:
+            for z in range(nz):
+                samples_free[sample_idx, z] = window_min[z]
+                samples_boost[sample_idx, z] = boost[z]
+                window_min[z] = zfree[z]
+            for node in range(n_nodes):
+                samples_kswapd[sample_idx, node] = kswapd_awake[node]
+            samples_fail[sample_idx] = sample_fail
+            sample_fail = 0
+            sample_idx += 1
+    stats[ST_CACHE_BACKLOG] = int(cache_backlog)
+    return n_snaps

@@ -1,0 +1,247 @@
+"""Scenario files: the workload a simulation replays, in TOML with units in the key names.
+
+A scenario names its actors (application memory, page cache, network receive, TCP accept
+bursts) and the reclaim machinery's rates. Every key carries its unit (``_mib_per_s``,
+``_ms``, ``_pps``, ``_bytes``); unknown keys are errors, so a typo cannot silently fall
+back to a default. The format is documented in ``docs/simulation.md``; the shipped
+scenarios are in ``simulation/scenarios/`` and each says where its numbers come from.
+
+    >>> s = parse_scenario('''
+    ... [scenario]
+    ... name = "tiny"
+    ... [page_cache]
+    ... read_mib_per_s = 100
+    ... working_set_gib = 200
+    ... ''', source="inline")
+    >>> s.name, s.page_cache.read_mib_per_s, s.network_rx
+    ('tiny', 100.0, ())
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from minfree.errors import ParseError, SourceError, UsageError
+
+#: Bytes a receive buffer needs beyond the MTU: Ethernet header + VLAN tag (18), NET_SKB_PAD
+#: headroom (64) and the skb_shared_info tail (320 on x86_64), as __netdev_alloc_skb /
+#: build_skb size a linear buffer.
+RX_BUFFER_OVERHEAD_BYTES = 18 + 64 + 320
+
+
+def order_for_mtu(mtu_bytes: int, page_size_bytes: int = 4096) -> int:
+    """Buddy order of a linear receive buffer for this MTU (1500 -> 0, 9000 -> 2).
+
+    >>> order_for_mtu(1500), order_for_mtu(4000), order_for_mtu(9000)
+    (0, 1, 2)
+    """
+    pages = -(-(mtu_bytes + RX_BUFFER_OVERHEAD_BYTES) // page_size_bytes)
+    order = 0
+    while (1 << order) < pages:
+        order += 1
+    return order
+
+
+@dataclass(frozen=True)
+class AppMemory:
+    """Anonymous memory of the application (no swap: never reclaimed)."""
+
+    resident_gib: float = 0.0
+    #: alternatively, a share of managed memory (used when resident_gib is 0)
+    resident_fraction: float = 0.0
+    growth_mib_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class PageCache:
+    """File reads and writes over a working set; misses allocate order-0 movable pages."""
+
+    read_mib_per_s: float = 0.0
+    write_mib_per_s: float = 0.0
+    working_set_gib: float = 0.0
+    #: start with the cache filling memory down to this many MiB above each zone's high
+    #: watermark (steady state); negative: start with an empty cache
+    initial_free_above_high_mib: float = 64.0
+    #: long-lived unmovable pages (slab, page tables) interleaved with the initial fill, one
+    #: per this many cache pages (0 = none): the source of an old, fragmented cache
+    initial_pin_every_pages: int = 0
+    #: reader threads: a direct-reclaim stall holds back one of them, not all
+    readers: int = 16
+
+
+@dataclass(frozen=True)
+class NetworkRx:
+    """Receive traffic of one interface: bursts of packets, each a buffer held a while."""
+
+    name: str = "eth0"
+    mtu_bytes: int = 1500
+    base_pps: float = 0.0
+    burst_pps: float = 0.0
+    burst_duration_ms: float = 0.0
+    burst_interval_ms: float = 1000.0
+    #: burst start times vary uniformly by this share of the interval (seeded)
+    burst_jitter_fraction: float = 0.5
+    lifetime_ms: float = 10.0
+    rx_queues: int = 8
+    napi_budget: int = 64
+    coalesce_us: float = 50.0
+    ring_entries: int = 4096
+    gfp: str = "GFP_ATOMIC"
+    nowarn: bool = False
+    #: buffer order; -1 = from the MTU (order_for_mtu)
+    order: int = -1
+    node: int = 0
+
+
+@dataclass(frozen=True)
+class TcpAccept:
+    """Connection storms: each new socket's slab objects come from order-N slab pages."""
+
+    burst_connections: int = 0
+    burst_duration_ms: float = 100.0
+    burst_interval_ms: float = 2000.0
+    burst_jitter_fraction: float = 0.5
+    base_connections_per_s: float = 0.0
+    objects_per_slab: int = 4
+    slab_order: int = 1
+    lifetime_ms: float = 5000.0
+    gfp: str = "GFP_ATOMIC"
+    nowarn: bool = False
+    node: int = 0
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """Rates of the reclaim machinery (pages freed per second of work)."""
+
+    #: kswapd's reclaim rate; default measured on the reference host (docs/simulation.md)
+    kswapd_mib_per_s: float = 1500.0
+    #: a direct reclaimer's rate while it stalls
+    direct_mib_per_s: float = 500.0
+    #: pages per direct reclaim attempt (SWAP_CLUSTER_MAX)
+    direct_batch_pages: int = 32
+    watermark_boost: bool = True
+    kcompactd: bool = False
+    kcompactd_mib_per_s: float = 200.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str = ""
+    host: str = "64g-1node"
+    duration_s: float = 60.0
+    tick_ms: float = 1.0
+    #: the context written into --emit-log call traces: "network-rx" or "tcp-accept"
+    comm: str = "swapper/0"
+    sources: tuple[str, ...] = ()
+    app: AppMemory = field(default_factory=AppMemory)
+    page_cache: PageCache = field(default_factory=PageCache)
+    network_rx: tuple[NetworkRx, ...] = ()
+    tcp_accept: tuple[TcpAccept, ...] = ()
+    reclaim: Reclaim = field(default_factory=Reclaim)
+
+
+_SECTIONS = {"app": AppMemory, "page_cache": PageCache, "reclaim": Reclaim}
+_LISTS = {"network_rx": NetworkRx, "tcp_accept": TcpAccept}
+
+
+def _build(cls, table: Any, where: str, source: str):
+    if not isinstance(table, dict):
+        raise ParseError(f"[{where}] must be a table", source=source)
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ParseError(f"[{where}] unknown key {key!r} (known: {', '.join(known)})",
+                             source=source)
+        default = getattr(cls(), key) if cls is not Scenario else None
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ParseError(f"[{where}] {key} must be true or false", source=source)
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParseError(f"[{where}] {key} must be an integer", source=source)
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParseError(f"[{where}] {key} must be a number", source=source)
+            value = float(value)
+            if key != "initial_free_above_high_mib" and value < 0:
+                raise ParseError(f"[{where}] {key} must not be negative", source=source)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ParseError(f"[{where}] {key} must be a string", source=source)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0 and key != "order":
+            raise ParseError(f"[{where}] {key} must not be negative", source=source)
+        values[key] = value
+    return cls(**values)
+
+
+def parse_scenario(text: str, source: str = "scenario") -> Scenario:
+    """Parse scenario TOML text (see the module docstring); raises ParseError on bad input."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ParseError(f"not valid TOML: {error}", source=source) from None
+    head = data.pop("scenario", None)
+    if not isinstance(head, dict) or not isinstance(head.get("name"), str):
+        raise ParseError("missing [scenario] table with a name", source=source)
+    kwargs: dict[str, Any] = {}
+    for key, value in head.items():
+        if key == "name" or key == "description" or key == "host" or key == "comm":
+            if not isinstance(value, str):
+                raise ParseError(f"[scenario] {key} must be a string", source=source)
+            kwargs[key] = value
+        elif key in ("duration_s", "tick_ms"):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ParseError(f"[scenario] {key} must be a positive number", source=source)
+            kwargs[key] = float(value)
+        elif key == "sources":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ParseError("[scenario] sources must be a list of strings", source=source)
+            kwargs[key] = tuple(value)
+        else:
+            raise ParseError(f"[scenario] unknown key {key!r}", source=source)
+    for key, value in data.items():
+        if key in _SECTIONS:
+            kwargs[key] = _build(_SECTIONS[key], value, key, source)
+        elif key in _LISTS:
+            if not isinstance(value, list):
+                raise ParseError(f"use [[{key}]] (an array of tables)", source=source)
+            kwargs[key] = tuple(_build(_LISTS[key], item, key, source) for item in value)
+        else:
+            raise ParseError(f"unknown table [{key}]", source=source)
+    scenario = Scenario(**kwargs)
+    if scenario.tick_ms > 100:
+        raise ParseError("[scenario] tick_ms must be at most 100", source=source)
+    if scenario.duration_s / (scenario.tick_ms / 1000) > 50_000_000:
+        raise ParseError("[scenario] duration_s / tick_ms is too many steps", source=source)
+    return scenario
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios that ship with minfree."""
+    folder = resources.files("minfree.simulation") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A shipped scenario by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise SourceError(f"{name_or_path}: cannot read scenario: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise ParseError("not UTF-8 text", source=str(path)) from None
+        return parse_scenario(text, source=str(path))
+    folder = resources.files("minfree.simulation") / "scenarios"
+    candidate = folder / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        raise UsageError(f"unknown scenario {name_or_path!r}; shipped: "
+                         f"{', '.join(shipped_scenarios())} (or give a .toml file)")
+    return parse_scenario(candidate.read_text(encoding="utf-8"), source=name_or_path)
