@@ -1,0 +1,236 @@
+"""Rendering for ``minfree watch``: a live rich view, or one plain line per interval.
+
+The view shows, per zone, free pages as a bar against the min/low/high watermarks with the
+headroom above min; the free blocks per order with the highest free order; reclaim and
+compaction activity per second since the previous sample; and the page allocation failures
+that appeared in the kernel log meanwhile, with their verdict. Nothing here reads the
+host: :mod:`minfree.cli.watch` passes in two consecutive
+:class:`~minfree.outputs.prometheus.MemorySample` values and the new failures.
+
+The plain line (for pipes and logs) is stable and greppable::
+
+    >>> from minfree.model.zone import Zone
+    >>> from minfree.outputs.prometheus import MemorySample
+    >>> z = Zone(node=0, name="Normal", index=2, free_pages=1000, min_pages=700,
+    ...          low_pages=875, high_pages=1050, managed_pages=131072,
+    ...          free_blocks=(10, 4, 0, 1))
+    >>> print(plain_line(MemorySample(0.0, zones=(z,)), None, [], clock_text="12:00:00"))
+    12:00:00 0/Normal free=1000 min=700 low=875 high=1050 headroom=+300 top_order=3 | rates n/a | failures +0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minfree.model.zone import Zone
+    from minfree.outputs.prometheus import FailureEvent, MemorySample
+
+#: (attribute of ReclaimTotals, short label) in display order.
+RATE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("scanned_kswapd_pages", "scan_kswapd"),
+    ("scanned_direct_pages", "scan_direct"),
+    ("stolen_kswapd_pages", "steal_kswapd"),
+    ("stolen_direct_pages", "steal_direct"),
+    ("allocation_stalls", "allocstall"),
+    ("compaction_stalls", "compact_stall"),
+    ("compaction_failures", "compact_fail"),
+    ("kswapd_low_wmark_hit_quickly", "low_wmark_hit_quickly"),
+)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Per-second increase of each reclaim counter between two samples (None: unknown)."""
+
+    interval_seconds: float
+    per_second: Mapping[str, float | None]
+
+
+def reclaim_rates(previous: MemorySample | None, current: MemorySample) -> Rates | None:
+    """Rates between two samples; None for the first sample or a zero interval.
+
+    A counter that went backwards (a different host or a reset) gives None, not a
+    negative rate.
+    """
+    if previous is None or previous.reclaim is None or current.reclaim is None:
+        return None
+    interval = current.monotonic_seconds - previous.monotonic_seconds
+    if interval <= 0:
+        return None
+    per_second: dict[str, float | None] = {}
+    for attribute, _ in RATE_FIELDS:
+        before = getattr(previous.reclaim, attribute)
+        after = getattr(current.reclaim, attribute)
+        if before is None or after is None or after < before:
+            per_second[attribute] = None
+        else:
+            per_second[attribute] = (after - before) / interval
+    return Rates(interval, per_second)
+
+
+def _signed(value: int) -> str:
+    return f"+{value}" if value >= 0 else str(value)
+
+
+def _zone_text(zone: Zone) -> str:
+    top = zone.highest_free_order()
+    parts = [
+        f"{zone.node}/{zone.name}",
+        f"free={zone.free_pages}",
+        f"min={zone.min_pages}",
+        f"low={zone.low_pages}",
+        f"high={zone.high_pages}",
+        f"headroom={_signed(zone.free_pages - zone.min_pages)}",
+    ]
+    if top is not None:
+        parts.append(f"top_order={top}")
+    return " ".join(parts)
+
+
+def _rate_text(rates: Rates | None) -> str:
+    if rates is None:
+        return "rates n/a"
+    items = []
+    for attribute, label in RATE_FIELDS:
+        value = rates.per_second.get(attribute)
+        if value is not None:
+            items.append(f"{label}={value:.0f}/s")
+    return " ".join(items) if items else "rates n/a"
+
+
+def _failure_text(event: FailureEvent) -> str:
+    verdict = f" {event.verdict}" if event.verdict else ""
+    who = f"{event.process} " if event.process else ""
+    hidden = f" (+{event.suppressed} suppressed)" if event.suppressed else ""
+    return f"{who}order:{event.order} {event.gfp} {event.context}{verdict}{hidden}"
+
+
+def plain_line(
+    current: MemorySample,
+    previous: MemorySample | None,
+    new_failures: Sequence[FailureEvent],
+    *,
+    clock_text: str,
+) -> str:
+    """One line per interval for a non-terminal: zones, rates, new failures."""
+    zones = "; ".join(_zone_text(z) for z in current.zones) or "zones n/a"
+    line = f"{clock_text} {zones} | {_rate_text(reclaim_rates(previous, current))}"
+    count = sum(1 + e.suppressed for e in new_failures)
+    line += f" | failures +{count}"
+    if new_failures:
+        line += ": " + "; ".join(_failure_text(e) for e in new_failures[-3:])
+    if current.failed:
+        line += " | unreadable: " + ",".join(sorted(current.failed))
+    return line
+
+
+# --------------------------------------------------------------------------------------
+# rich view
+# --------------------------------------------------------------------------------------
+def _bar(zone: Zone, width: int = 40) -> Any:
+    """Free pages against the watermarks: marks for min (m), low (l), high (h)."""
+    from rich.text import Text
+
+    scale_top = max(zone.high_pages * 2, zone.free_pages, 1)
+    filled = min(width, round(zone.free_pages * width / scale_top))
+    if zone.free_pages < zone.min_pages:
+        style = "bold red"
+    elif zone.free_pages < zone.low_pages:
+        style = "yellow"
+    else:
+        style = "green"
+    cells = ["█" if i < filled else "·" for i in range(width)]
+    styles = [style if i < filled else "dim" for i in range(width)]
+    for mark, letter in ((zone.min_pages, "m"), (zone.low_pages, "l"), (zone.high_pages, "h")):
+        position = min(width - 1, round(mark * width / scale_top))
+        cells[position] = letter
+        styles[position] = "bold magenta"
+    text = Text()
+    for cell, cell_style in zip(cells, styles, strict=True):
+        text.append(cell, style=cell_style)
+    return text
+
+
+def render(
+    current: MemorySample,
+    previous: MemorySample | None,
+    recent_failures: Sequence[FailureEvent],
+    *,
+    title: str,
+    new_failure_count: int = 0,
+    errors: Mapping[str, str] | None = None,
+) -> Any:
+    """The rich renderable for one refresh of the live view."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    zones = Table(title="Zones: free pages against watermarks (m=min l=low h=high)", expand=False)
+    for name, justify in (("zone", "left"), ("free", "right"), ("min", "right"), ("low", "right"),
+                          ("high", "right"), ("headroom over min", "right"), ("", "left")):
+        zones.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for zone in current.zones:
+        headroom = zone.free_pages - zone.min_pages
+        zones.add_row(
+            f"{zone.node}/{zone.name}",
+            str(zone.free_pages),
+            str(zone.min_pages),
+            str(zone.low_pages),
+            str(zone.high_pages),
+            Text(_signed(headroom), style="bold red" if headroom < 0 else ""),
+            _bar(zone),
+        )
+
+    orders = max((len(z.free_blocks) for z in current.zones if z.free_blocks), default=0)
+    blocks = Table(title="Free blocks per order", expand=False)
+    blocks.add_column("zone")
+    for order in range(orders):
+        blocks.add_column(str(order), justify="right")
+    blocks.add_column("highest", justify="right")
+    for zone in current.zones:
+        if not zone.free_blocks:
+            continue
+        top = zone.highest_free_order()
+        row = [f"{zone.node}/{zone.name}"]
+        row += [str(n) if n else Text("0", style="dim") for n in zone.free_blocks]
+        row += [""] * (orders - len(zone.free_blocks))
+        row.append(Text(str(top), style="bold red" if top is not None and top < 2 else "bold"))
+        blocks.add_row(*row)
+
+    rates = reclaim_rates(previous, current)
+    activity = Table(title="Reclaim and compaction per second", expand=False)
+    for _, label in RATE_FIELDS:
+        activity.add_column(label, justify="right")
+    if rates is None:
+        activity.add_row(*["…"] * len(RATE_FIELDS))
+    else:
+        cells = []
+        for attribute, _ in RATE_FIELDS:
+            value = rates.per_second.get(attribute)
+            if value is None:
+                cells.append(Text("n/a", style="dim"))
+            else:
+                style = "bold red" if value > 0 and attribute in {"scanned_direct_pages", "allocation_stalls"} else ""
+                cells.append(Text(f"{value:,.0f}", style=style))
+        activity.add_row(*cells)
+
+    failures = Table(title=f"Page allocation failures from the kernel log (+{new_failure_count} this interval)",
+                     expand=False)
+    for name in ("process", "order", "gfp", "context", "verdict"):
+        failures.add_column(name)
+    for event in list(recent_failures)[-8:]:
+        failures.add_row(event.process or "?", event.order, event.gfp, event.context,
+                         (event.verdict or "") + (f" (+{event.suppressed} suppressed)" if event.suppressed else ""))
+    parts: list[Any] = [Text(title, style="bold"), zones, blocks, activity, failures]
+    if errors:
+        parts.append(Text("unreadable: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())),
+                          style="yellow"))
+    return Group(*parts)
+
+
+def describe_failures(events: Iterable[FailureEvent]) -> list[str]:
+    """One text line per failure (for logs and tests)."""
+    return [_failure_text(e) for e in events]
