@@ -236,3 +236,18 @@ def test_late_file_name_byte_order() -> None:
     # strcmp order: digits < upper case < '_' < lower case
     assert late_file_name(["Zeta.conf"]) == "Zeta_zz-minfree.conf"
     assert late_file_name(["50-x.conf", "99-sysctl.conf"]) == "99-zz-minfree.conf"
+
+
+def test_tarball_bundle_read_in_place(tmp_path: Path) -> None:
+    import tarfile
+
+    root = build_root(tmp_path, proc=False)
+    bundle = tmp_path / "sosreport-host.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(root, arcname="sosreport-host")
+    boot = resolve_boot_sysctl(bundle)
+    assert boot.sysctl_conf_links == ("/etc/sysctl.d/99-sysctl.conf",)
+    assert boot.systemd.value("vm.overcommit_memory") == "1"
+    from minfree.sources.root import open_root
+
+    assert resolve_boot_sysctl(open_root(bundle)).systemd.value("kernel.pid_max") == "4194304"

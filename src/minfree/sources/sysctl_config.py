@@ -187,19 +187,32 @@ def _read_config(fs: _FsRoot, path: str, directory: str) -> ConfigFile:
     resolved, problem = resolve_in_root(fs, path)
     target = resolved if link_text is not None and resolved != path else None
     if link_text is not None and resolved == "/dev/null":
-        return ConfigFile(path, directory, name, None, target="/dev/null", link_text=link_text, masked=True)
+        return ConfigFile(
+            path, directory, name, None, target="/dev/null", link_text=link_text, masked=True
+        )
     if problem is not None or resolved is None:
         why = f"link to {link_text!r}: target {problem}" if link_text is not None else problem
-        return ConfigFile(path, directory, name, None, target=target, link_text=link_text, problem=why)
+        return ConfigFile(
+            path, directory, name, None, target=target, link_text=link_text, problem=why
+        )
     try:
         data = fs.read_bytes(resolved)
     except IsADirectoryError:
         return ConfigFile(path, directory, name, None, target, link_text, problem="is a directory")
     except OSError as error:
-        return ConfigFile(path, directory, name, None, target, link_text, problem=error.strerror or str(error))
+        return ConfigFile(
+            path, directory, name, None, target, link_text, problem=error.strerror or str(error)
+        )
     if len(data) > _MAX_CONF_BYTES:
-        return ConfigFile(path, directory, name, None, target, link_text,
-                          problem=f"larger than {_MAX_CONF_BYTES} bytes, not read")
+        return ConfigFile(
+            path,
+            directory,
+            name,
+            None,
+            target,
+            link_text,
+            problem=f"larger than {_MAX_CONF_BYTES} bytes, not read",
+        )
     if link_text is None:
         stored = _looks_like_materialized_link(data)
         if stored is not None:
@@ -211,8 +224,15 @@ def _read_config(fs: _FsRoot, path: str, directory: str) -> ConfigFile:
                 except OSError:
                     pass
                 else:
-                    return ConfigFile(path, directory, name, _decode(data), target=real,
-                                      link_text=stored, materialized_link=True)
+                    return ConfigFile(
+                        path,
+                        directory,
+                        name,
+                        _decode(data),
+                        target=real,
+                        link_text=stored,
+                        materialized_link=True,
+                    )
     return ConfigFile(path, directory, name, _decode(data), target=target, link_text=link_text)
 
 
@@ -231,13 +251,17 @@ def _init_evidence(fs: _FsRoot) -> tuple[tuple[str, str], ...]:
     if init_link is not None:
         kind = "systemd" if "systemd" in init_link else "other"
         found.append((kind, f"/sbin/init -> {init_link}"))
-    for unit in ("/usr/lib/systemd/system/systemd-sysctl.service",
-                 "/lib/systemd/system/systemd-sysctl.service"):
+    for unit in (
+        "/usr/lib/systemd/system/systemd-sysctl.service",
+        "/lib/systemd/system/systemd-sysctl.service",
+    ):
         if resolve_in_root(fs, unit)[1] is None:
             found.append(("systemd", f"{unit} is installed"))
             break
     if fs.lstat("/sos_commands/systemd") is not None:
-        found.append(("systemd", "sosreport has sos_commands/systemd (collected from a systemd host)"))
+        found.append(
+            ("systemd", "sosreport has sos_commands/systemd (collected from a systemd host)")
+        )
     for log in ("/sos_commands/kernel/dmesg", "/var/log/dmesg", "/var/log/kern.log"):
         try:
             head = fs.read_bytes(log)[:_MAX_CONF_BYTES]
@@ -268,13 +292,19 @@ def _as_fs_root(root: object) -> _FsRoot:
     if root is None:
         return _FsRoot("/")
     if isinstance(root, (str, os.PathLike)):
-        return _FsRoot(root)
-    # A minfree.sources.root.Root backed by a real directory exposes its path; tarball
-    # roots have none, and their members are read through the Root API below.
-    base = getattr(root, "path", None) or getattr(root, "base", None)
+        if os.path.isdir(root):
+            return _FsRoot(root)
+        from minfree.sources.root import open_root  # a tarball, or a clear SourceError
+
+        root = open_root(root)
+    # A directory-backed Root exposes its folder; tarball roots are read through the API.
+    base = getattr(root, "base", None)
     if isinstance(base, (str, os.PathLike)) and os.path.isdir(base):
         return _FsRoot(base)
     return _RootAdapter(root)
+
+
+_KIND_MODE = {"symlink": stat.S_IFLNK, "dir": stat.S_IFDIR, "file": stat.S_IFREG}
 
 
 class _RootAdapter(_FsRoot):
@@ -286,32 +316,19 @@ class _RootAdapter(_FsRoot):
         self.is_live = bool(getattr(root, "is_live", False))
 
     def lstat(self, rel: str) -> os.stat_result | None:
-        lstat_fn = getattr(self.root, "lstat", None)
-        if lstat_fn is not None:
-            try:
-                return lstat_fn(rel.lstrip("/"))
-            except (OSError, NotImplementedError):
-                return None
-        exists = getattr(self.root, "exists", None)
-        if exists is not None and exists(rel.lstrip("/")):
-            return os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
-        return None
+        entry = self.root.lstat(rel.lstrip("/"))  # type: ignore[attr-defined]
+        if entry is None:
+            return None
+        mode = _KIND_MODE.get(entry.kind, stat.S_IFIFO) | 0o644
+        return os.stat_result((mode, 0, 0, 1, 0, 0, entry.size, 0, 0, 0))
 
     def readlink(self, rel: str) -> str | None:
-        fn = getattr(self.root, "readlink", None)
-        if fn is None:
-            return None
-        try:
-            return fn(rel.lstrip("/"))
-        except (OSError, NotImplementedError):
-            return None
+        return self.root.readlink(rel.lstrip("/"))  # type: ignore[attr-defined]
 
     def listdir(self, rel: str) -> list[str] | None:
-        try:
-            names = self.root.listdir(rel.lstrip("/"))  # type: ignore[attr-defined]
-        except OSError:
+        if self.lstat(rel) is None and not self.root.is_dir(rel.lstrip("/")):  # type: ignore[attr-defined]
             return None
-        return sorted(names) if names is not None else None
+        return sorted(self.root.listdir(rel.lstrip("/")))  # type: ignore[attr-defined]
 
     def read_bytes(self, rel: str) -> bytes:
         data = self.root.read_bytes(rel.lstrip("/"))  # type: ignore[attr-defined]
