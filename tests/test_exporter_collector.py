@@ -48,6 +48,14 @@ GOLDEN_ROOTS = {
     "issabel-el8-partial": "issabel-el8-partial.prom",
     "embedded-arm720t-2.6.16": "embedded-arm720t-2.6.16.prom",
     "firecracker-6.18": "firecracker-6.18.prom",
+    "firecracker-6.18-with-failures": "firecracker-6.18-with-failures.prom",
+}
+#: Real failure logs placed in the 6.18 capture root for the failure metrics: a rate-limited
+#: report (+59 suppressed), an ARM order-3 one (+5676 suppressed) and three order-0 reports.
+FAILURE_LOGS = {
+    "var/log/kern.log": "022.log",
+    "var/log/kern.log.1": "028.log",
+    "var/log/syslog": "010.log",
 }
 
 
@@ -62,8 +70,20 @@ def firecracker_root(base: Path) -> Path:
     return root
 
 
+def firecracker_root_with_failures(base: Path) -> Path:
+    root = firecracker_root(base)
+    for rel, log in FAILURE_LOGS.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "kernel-logs" / "reports" / log, root / rel)
+    return root
+
+
 def root_path(name: str, tmp_path: Path) -> Path:
-    return firecracker_root(tmp_path) if name == "firecracker-6.18" else ROOTS / name
+    if name == "firecracker-6.18":
+        return firecracker_root(tmp_path)
+    if name == "firecracker-6.18-with-failures":
+        return firecracker_root_with_failures(tmp_path)
+    return ROOTS / name
 
 
 def normalise(text: str) -> str:
@@ -208,6 +228,25 @@ def test_scrape_budget_skips_the_remaining_sources(tmp_path: Path) -> None:
     assert all("budget" in why for why in sample.failed.values())
 
 
+def test_failures_from_the_root_logs_with_suppressed_callbacks(tmp_path: Path) -> None:
+    text = scrape(firecracker_root_with_failures(tmp_path))
+    total = sum(v for (name, _), v in samples(text).items()
+                if name == "minfree_page_allocation_failures_total")
+    # 022.log: 1 report + 59 suppressed; 028.log: 1 + 5676 suppressed; 010.log: 3 reports
+    assert total == 1 + 59 + 1 + 5676 + 3
+    assert value(text, "minfree_page_allocation_failures_total",
+                 order="unknown", context="unknown", gfp="unknown") == 59 + 5676
+    assert value(text, "minfree_page_allocation_failures_total",
+                 order="0", context="network-receive", gfp="GFP_ATOMIC") == 1
+    assert value(text, "minfree_collector_errors_total", source="kernel_log") == 0
+
+
+def test_root_without_logs_counts_a_kernel_log_error(tmp_path: Path) -> None:
+    text = scrape(firecracker_root(tmp_path))
+    assert value(text, "minfree_collector_errors_total", source="kernel_log") == 1
+    assert "minfree_page_allocation_failures_total" not in text
+
+
 def test_analysis_failure_is_counted_and_does_not_break_the_scrape(tmp_path: Path) -> None:
     def broken(root):
         raise RuntimeError("boom")
@@ -247,9 +286,9 @@ def test_fast_exposition_is_byte_identical_to_generate_latest(name: str, tmp_pat
 
 
 def test_label_values_are_escaped_like_generate_latest(tmp_path: Path) -> None:
-    collector = MinfreeCollector(firecracker_root(tmp_path), follow_kmsg=False)
+    collector = MinfreeCollector(firecracker_root_with_failures(tmp_path), follow_kmsg=False)
+    collector.failures.poll()
     collector.failures.counts[("1", 'soft"irq', "GFP\\ATOMIC\nX")] = 2
-    collector.failures.follow_kmsg = True  # make the family appear for this check
     registry = build_registry(collector)
     fast = normalise(exposition(registry).decode())
     assert fast == normalise(generate_latest(registry).decode())

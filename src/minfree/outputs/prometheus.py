@@ -441,6 +441,8 @@ class FailureLog:
         self.counts: dict[tuple[str, str, str], int] = {}
         self.last_seen_seconds: float | None = None
         self.events: list[FailureEvent] = []
+        #: False while the log cannot be read: the failure metrics are left out
+        self.ok = False
         self._reader = KmsgReader(kmsg_path) if self.follow_kmsg else None
         self._parser: Any = None
         self._line_no = 0
@@ -464,13 +466,18 @@ class FailureLog:
         with self._lock:
             if not self.enabled:
                 return []
+            self.ok = False
             if self._reader is None:
                 if self._static_done:
+                    self.ok = True
                     return []
-                self._static_done = True
+                # Not marked done on failure: a missing log counts as an error at every
+                # scrape, like any other missing source.
                 new = _failures_from_root_logs(self.root)
+                self._static_done = True
             else:
                 new = self._consume(self._reader.read_new())
+            self.ok = True
             for event in new:
                 self._count(event)
             return new
@@ -515,42 +522,61 @@ def _kmsg_wall_clock(uptime_seconds: float | None) -> float | None:
     return time.time() - (time.clock_gettime(time.CLOCK_MONOTONIC) - uptime_seconds)
 
 
-def failure_event(item: Any, *, kmsg: bool = False) -> FailureEvent | None:
-    """A :class:`FailureEvent` from a parsed report; None for related events (OOM etc.)."""
+def failure_event(item: Any, *, kmsg: bool = False, analysed: Any = None) -> FailureEvent | None:
+    """A :class:`FailureEvent` from a parsed report; None for related events (OOM etc.).
+
+    The context (what the kernel was doing: ``network-receive``, ``tcp-accept`` ...) and
+    the verdict (``reserve-exhausted``, ``fragmented`` ...) come from the failure-report
+    analysis, the same one ``minfree scan`` prints. ``gfp`` is the mask's names as the
+    kernel printed them (4.5+), else as decoded for the report's kernel era, else the hex
+    mask: a bounded set of label values.
+    """
+    from minfree.analysis.failure_report import analyze_report
     from minfree.model.report import FailureReport
 
-    if not isinstance(item, FailureReport):
-        return None
-    context, verdict = _context_and_verdict(item)
-    if item.gfp_names_printed:
-        gfp = item.gfp_names_printed
-    elif item.gfp_mask_text:
-        gfp = item.gfp_mask_text
+    if analysed is None:
+        if not isinstance(item, FailureReport):
+            return None
+        analysed = analyze_report(item)
+    report = analysed.report
+    if report.gfp_names_printed:
+        gfp = report.gfp_names_printed
+    elif analysed.gfp is not None and analysed.gfp.names:
+        gfp = analysed.gfp.names
+    elif report.gfp_mask_text:
+        gfp = report.gfp_mask_text
     else:
         gfp = UNKNOWN
     timestamp: float | None = None
     if kmsg:
-        timestamp = _kmsg_wall_clock(item.uptime_seconds)
-    elif item.timestamp is not None and item.timestamp.tzinfo is not None:
-        timestamp = item.timestamp.timestamp()
+        timestamp = _kmsg_wall_clock(report.uptime_seconds)
+    elif report.timestamp is not None and report.timestamp.tzinfo is not None:
+        timestamp = report.timestamp.timestamp()
     return FailureEvent(
-        order=UNKNOWN if item.order is None else str(item.order),
-        context=context,
+        order=UNKNOWN if report.order is None else str(report.order),
+        context=analysed.context.kind,
         gfp=gfp,
-        process=item.process,
-        verdict=verdict,
-        suppressed=item.suppressed or 0,
+        process=report.process,
+        verdict=analysed.verdict.kind,
+        suppressed=report.suppressed or 0,
         timestamp_seconds=timestamp,
+        summary=analysed.verdict.reason,
     )
 
 
-def _context_and_verdict(report: Any) -> tuple[str, str | None]:
-    """Where the allocation ran and why it failed, from the failure-report analysis."""
-    return UNKNOWN, None
-
-
 def _failures_from_root_logs(root: Root) -> list[FailureEvent]:
-    raise NotImplementedError("kernel log discovery not yet available")
+    """Every failure in a captured root's kernel logs (kern.log, dmesg, journal exports).
+
+    The scan drops the copies of one report found in several logs (dmesg and kern.log).
+    """
+    from minfree.analysis.failure_report import scan_logs
+    from minfree.errors import SourceError
+
+    result = scan_logs([root])
+    if not result.sources:
+        raise SourceError(f"{root.label}: no kernel log files found")
+    events = [failure_event(None, analysed=a) for a in result.reports]
+    return [e for e in events if e is not None]
 
 
 # --------------------------------------------------------------------------------------
@@ -702,7 +728,7 @@ class MinfreeCollector:
         if sample.reclaim is not None:
             yield from reclaim_families(sample.reclaim)
         yield from sysctl_families(sample.sysctl)
-        if self.failures.enabled:
+        if self.failures.enabled and self.failures.ok:
             yield from failure_families(self.failures.counts, self.failures.last_seen_seconds)
         if analysis is not None:
             yield from analysis_families(analysis)
@@ -847,7 +873,8 @@ def failure_families(
 
     family = CounterMetricFamily(
         "minfree_page_allocation_failures",
-        "Page allocation failures reported in the kernel log, by order, context (irq, softirq, process) and GFP mask. "
+        "Page allocation failures reported in the kernel log, by order, context (what the kernel was doing: "
+        "network-receive, tcp-accept, block-filesystem ...) and GFP mask. "
         "Failures hidden by the kernel's rate limit ('callbacks suppressed') are counted with the labels unknown.",
         labels=["order", "context", "gfp"],
     )
