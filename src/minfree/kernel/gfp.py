@@ -52,6 +52,7 @@ __all__ = [
     "alloc_flags_for",
     "decode_gfp",
     "era_for_release",
+    "era_from_printed_masks",
     "format_gfp",
     "get_era",
     "gfp_zone",
@@ -105,7 +106,9 @@ class GfpDecoding:
     era_inferred: bool
     era_reason: str
     can_sleep: bool
+    sleep_reason: str
     wakes_kswapd: bool
+    kswapd_reason: str
     alloc_flags: AllocFlags
     min_fraction: Fraction | None
     reserve_discount: str
@@ -139,7 +142,9 @@ class GfpDecoding:
             "era_inferred": self.era_inferred,
             "era_reason": self.era_reason,
             "can_sleep": self.can_sleep,
+            "sleep_reason": self.sleep_reason,
             "wakes_kswapd": self.wakes_kswapd,
+            "kswapd_reason": self.kswapd_reason,
             "alloc_flags": alloc_flag_names(self.alloc_flags, self.era),
             "min_fraction": _fraction_text(self.min_fraction),
             "reserve_discount": self.reserve_discount,
@@ -169,7 +174,7 @@ class GfpDecoding:
 
 _MASK_TEXT = re.compile(
     r"^\s*(?:(?:mode|gfp_mask|gfp)\s*[:=]\s*)?"
-    r"(?P<number>0[xX][0-9a-fA-F]+|0[dD][0-9]+|[0-9a-fA-F]+)"
+    r"(?P<number>0[xX][0-9a-fA-F]+|[dD][eE][cC]:[0-9]+|[0-9a-fA-F]+)"
     r"\s*(?:\((?P<names>[^()]*)\))?\s*,?\s*$"
 )
 
@@ -179,7 +184,8 @@ def split_mask_text(text: str) -> tuple[int, str | None]:
 
     Accepts what a log shows (``mode:0x20``, ``gfp_mask=0x24280ca(...)``) as well as a bare
     number. Numbers are hexadecimal, with or without ``0x``, because the kernel prints
-    every GFP mask in hex; decimal needs an explicit ``0d`` prefix (``0d32`` == ``0x20``).
+    every GFP mask in hex (``d0`` is GFP_KERNEL on 3.x, not a decimal); decimal needs an
+    explicit ``dec:`` prefix (``dec:32`` == ``0x20``).
     Raises :class:`~minfree.errors.ParseError` for anything else or for values above 32 bits.
 
         >>> split_mask_text("mode:0x2080020(GFP_ATOMIC)")
@@ -196,11 +202,11 @@ def split_mask_text(text: str) -> tuple[int, str | None]:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ParseError(
             f"not a GFP mask: {shown!r} (expected hex such as 0x2080020 or 0x820(GFP_ATOMIC); "
-            "decimal needs a 0d prefix)"
+            "decimal needs a dec: prefix)"
         )
     number = match.group("number")
-    decimal = number[:2] in ("0d", "0D")
-    value = int(number[2:], 10) if decimal else int(number, 16)
+    decimal = number[:4].lower() == "dec:"
+    value = int(number[4:], 10) if decimal else int(number, 16)
     if value > MASK_LIMIT:
         raise ParseError(f"GFP mask {number} does not fit in 32 bits (gfp_t is unsigned int)")
     names = match.group("names")
@@ -210,7 +216,7 @@ def split_mask_text(text: str) -> tuple[int, str | None]:
 def parse_mask(text: str) -> int:
     """The mask value of ``text`` (see :func:`split_mask_text` for the accepted forms).
 
-        >>> parse_mask("0x820"), parse_mask("820"), parse_mask("0d32")
+        >>> parse_mask("0x820"), parse_mask("820"), parse_mask("dec:32")
         (2080, 2080, 32)
     """
     return split_mask_text(text)[0]
@@ -297,6 +303,26 @@ def infer_eras_from_names(mask: int, printed: str) -> tuple[GfpEra, ...]:
     """Every era (that prints names) whose ``%pGg`` rendering of ``mask`` equals ``printed``."""
     wanted = _normalise_printed(printed)
     return tuple(era for era in ERAS if era.prints_names and format_gfp(mask, era) == wanted)
+
+
+def era_from_printed_masks(pairs: list[tuple[int, str]] | tuple[tuple[int, str], ...]
+                           ) -> GfpEra | None:
+    """One era for several (mask, printed names) pairs from the same kernel, e.g. every
+    report of one log: the newest era whose table reproduces all of them, else None.
+
+    One mask alone is often ambiguous (``0xc00(GFP_NOIO)`` prints the same from 5.1 to
+    6.19); ``0xa20(GFP_ATOMIC)`` next to it pins the log to 5.1-6.2.
+
+        >>> era_from_printed_masks([(0xC00, "GFP_NOIO"), (0xA20, "GFP_ATOMIC")]).key
+        '5.18'
+    """
+    common: set[str] | None = None
+    for mask, printed in pairs:
+        keys = {era.key for era in infer_eras_from_names(mask, printed)}
+        common = keys if common is None else common & keys
+    if not common:
+        return None
+    return _newest(tuple(era for era in ERAS if era.key in common))
 
 
 def infer_era_from_bits(mask: int) -> tuple[GfpEra, str]:
@@ -412,6 +438,24 @@ def _can_sleep(mask: int, era: GfpEra) -> bool:
     if era.key in _OLD:
         return bool(mask & era.flag("WAIT"))
     return bool(mask & era.flag("DIRECT_RECLAIM"))
+
+
+def _sleep_reason(mask: int, era: GfpEra) -> str:
+    flag = "__GFP_WAIT" if era.key in _OLD else "__GFP_DIRECT_RECLAIM"
+    if _can_sleep(mask, era):
+        return f"{flag} is set: it may reclaim and compact directly before it fails"
+    return (f"no {flag}: no direct reclaim or compaction, it fails as soon as no zone "
+            "passes the watermark check")
+
+
+def _kswapd_reason(mask: int, era: GfpEra) -> str:
+    if era.key in _OLD:
+        if era.flag("NO_KSWAPD") and mask & era.flag("NO_KSWAPD"):
+            return "__GFP_NO_KSWAPD is set: kswapd is not woken"
+        return "the slow path wakes kswapd for every mask without __GFP_NO_KSWAPD"
+    if _wakes_kswapd(mask, era):
+        return "__GFP_KSWAPD_RECLAIM is set: the slow path wakes kswapd"
+    return "no __GFP_KSWAPD_RECLAIM: kswapd is not woken"
 
 
 def _wakes_kswapd(mask: int, era: GfpEra) -> bool:
@@ -675,14 +719,16 @@ def _zones_up_to(highest: str | None) -> tuple[str, ...]:
 
 
 def decode_gfp(mask: int, release: str | KernelRelease | None = None,
-               printed: str | None = None, *, order: int = 0) -> GfpDecoding:
+               printed: str | None = None, *, order: int = 0,
+               era: str | GfpEra | None = None) -> GfpDecoding:
     """Decode ``mask`` for a kernel ``release`` (``uname -r`` text or parsed), keeping and
     checking the names the log ``printed`` (with or without parentheses).
 
     Without a release the era is inferred: from ``printed`` when some table reproduces it
     exactly, else from the bits (:func:`infer_era_from_bits`); ``era_inferred`` is then
-    True and ``era_reason`` says how. ``order`` matters only on 6.3+ (ALLOC_HIGHATOMIC).
-    Raises ValueError for a mask outside 0..2**32-1.
+    True and ``era_reason`` says how. ``era`` (a key of :data:`ERAS`) forces a table.
+    ``order`` matters only on 6.3+ (ALLOC_HIGHATOMIC). Raises ValueError for a mask
+    outside 0..2**32-1.
 
         >>> d = decode_gfp(0xa20, "5.10.0-9-amd64", "GFP_ATOMIC")
         >>> d.printed_matches, str(d.min_fraction), d.highest_zone, d.zones
@@ -691,7 +737,12 @@ def decode_gfp(mask: int, release: str | KernelRelease | None = None,
     _check_mask(mask)
     if not isinstance(order, int) or order < 0:
         raise ValueError(f"order must be a non-negative integer, got {order!r}")
-    era, inferred, reason = _choose_era(mask, release, printed)
+    if era is not None:
+        chosen = get_era(era)
+        inferred, reason = False, f"era {chosen.key} chosen by the caller: {chosen.label}"
+    else:
+        chosen, inferred, reason = _choose_era(mask, release, printed)
+    era = chosen
     parsed = release if isinstance(release, KernelRelease) else KernelRelease.try_parse(release)
     names = format_gfp(mask, era)
     flags = alloc_flags_for(mask, era, "process", order=order, release=parsed)
@@ -713,7 +764,9 @@ def decode_gfp(mask: int, release: str | KernelRelease | None = None,
         era_inferred=inferred,
         era_reason=reason,
         can_sleep=_can_sleep(mask, era),
+        sleep_reason=_sleep_reason(mask, era),
         wakes_kswapd=_wakes_kswapd(mask, era),
+        kswapd_reason=_kswapd_reason(mask, era),
         alloc_flags=flags,
         min_fraction=fraction,
         reserve_discount=discount,
