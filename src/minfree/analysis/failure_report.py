@@ -56,8 +56,12 @@ _ALLOCATOR_PREFIXES = (
     "__alloc_pages", "alloc_pages", "__get_free_pages", "get_zeroed_page", "__alloc_frozen_pages",
     "alloc_page_interleave", "alloc_slab_page", "__alloc_page_frag", "page_frag_alloc",
     "__page_frag_cache_refill", "kmalloc_order", "kmalloc_large", "__kmalloc_large",
-    "__folio_alloc", "folio_alloc", "__rmqueue", "get_page_from_freelist",
+    "__folio_alloc", "folio_alloc", "__rmqueue", "get_page_from_freelist", "alloc_kmem_pages",
+    "kmalloc_order_trace", "__alloc_pages_direct_compact", "wakeup_kswapd",
 )
+#: Modules whose frames mean block I/O or a filesystem.
+_BLOCK_FS_MODULES = ("xfs", "ext4", "btrfs", "nfs", "nfsd", "zfs", "f2fs", "ceph", "jbd2", "raid",
+                     "md_mod", "bcache", "nvme", "scsi", "sd_mod", "dm_", "ocfs2", "gfs2", "fuse")
 _SLAB = ("new_slab", "allocate_slab", "___slab_alloc", "__slab_alloc", "cache_grow",
          "cache_alloc_refill", "kmem_getpages", "fallback_alloc", "refill_objects",
          "____cache_alloc", "kmem_cache_alloc", "__kmalloc", "kmalloc_trace", "__kmem_cache_alloc",
@@ -260,7 +264,9 @@ def classify_context(report: FailureReport) -> Context:
     kind, evidence = None, None
     for rule_kind, names, parts in _CONTEXT_RULES:
         for frame in segment:
-            if _matches(frame.function, names, parts):
+            if _matches(frame.function, names, parts) or (
+                    rule_kind == "block-filesystem" and frame.module is not None
+                    and frame.module.startswith(_BLOCK_FS_MODULES)):
                 kind, evidence = rule_kind, frame.function
                 break
         if kind:
@@ -298,7 +304,7 @@ def _interrupt(report: FailureReport, segment: list[TraceFrame]) -> bool | None:
     if any(f.function.split(".", 1)[0].startswith(_INTERRUPT_NAMES) for f in segment):
         return True
     process = report.process or ""
-    if process.startswith(("swapper", "ksoftirqd")) or process.startswith("irq/"):
+    if process.startswith(("swapper", "ksoftirqd")):
         return True  # the idle task never allocates itself; ksoftirqd runs softirqs
     if segment:
         return False
@@ -487,9 +493,13 @@ def judge(report: FailureReport, decoding: GfpDecoding | None, context: Context)
                        "would have passed", inferred=False, zones=tuple(checks + outside),
                        page_size_kb=page_kb)
     if any(c.passed for c in checks):
-        return Verdict("unknown", "at least one zone passes the check with the numbers printed: "
-                       "memory was freed between the failure and the Mem-Info dump (or per-CPU "
-                       "counter drift hid it)", inferred=False, zones=tuple(checks + outside),
+        reason = ("at least one zone passes the check with the numbers printed: memory was freed "
+                  "between the failure and the Mem-Info dump, or per-CPU counter drift hid it")
+        reserved = _reserved_only_zones(meminfo)
+        if reserved:
+            reason += (f"; note that the free blocks of {', '.join(reserved)} are all on the "
+                       "HighAtomic or CMA lists, which this allocation may not be able to use")
+        return Verdict("unknown", reason, inferred=False, zones=tuple(checks + outside),
                        page_size_kb=page_kb)
     preferred = max(checks, key=lambda c: (c.index, c.free_pages))
     by_order = [c for c in checks if c.failed_by == "order"]
@@ -503,6 +513,12 @@ def judge(report: FailureReport, decoding: GfpDecoding | None, context: Context)
             inferred=False, zones=tuple(checks + outside), page_size_kb=page_kb)
     effective = preferred.effective_min_pages
     reserve = preferred.reserve_pages or 0
+    if preferred.free_pages < (1 << report.order):
+        return Verdict(
+            "reserve-exhausted",
+            f"{preferred.zone} had only {preferred.free_pages * page_kb} kB free, less than the "
+            f"{page_kb << report.order} kB block requested; every other allowed zone failed too",
+            inferred=False, zones=tuple(checks + outside), page_size_kb=page_kb)
     mark = f"{(effective + reserve) * page_kb} kB" if effective is not None else "its min watermark"
     return Verdict(
         "reserve-exhausted",
@@ -510,6 +526,16 @@ def judge(report: FailureReport, decoding: GfpDecoding | None, context: Context)
         f"{mark} this mode must clear (min reduced for {decoding.names or report.gfp_mask_text}"
         f"{' plus lowmem_reserve' if reserve else ''}); every other allowed zone failed too",
         inferred=False, zones=tuple(checks + outside), page_size_kb=page_kb)
+
+
+def _reserved_only_zones(meminfo: MemInfoBlock) -> list[str]:
+    """Zones whose non-empty free lists are all HighAtomic (H) or CMA (C), per the letters."""
+    names = []
+    for line in meminfo.buddy:
+        marks = "".join(line.migratetypes)
+        if marks and set(marks) <= {"H", "C"}:
+            names.append(line.zone if line.node is None else f"node {line.node} {line.zone}")
+    return names
 
 
 def _allowed_nodes(report: FailureReport) -> set[int] | None:

@@ -58,15 +58,16 @@ _HEADER_PHRASE = "page allocation failure"
 _ORDER = re.compile(r"order[:=]\s?(\d{1,3})\b", re.ASCII)
 _MODE = re.compile(r"mode:\s?(0x[0-9a-fA-F]{1,16})(?:\(([^)]*)\))?", re.ASCII)
 _GFP = re.compile(r"gfp(?:_mask)?=\s?(0x[0-9a-fA-F]{1,16})(?:\(([^)]*)\))?", re.ASCII)
-_NODEMASK = re.compile(r"nodemask=(\(null\)|[\d,\-]+)", re.ASCII)
+_NODE_LIST = r"\d[\d\-]*(?:,\d[\d\-]*)*"
+_NODEMASK = re.compile(rf"nodemask=(\(null\)|{_NODE_LIST})", re.ASCII)
 _CPUSET = re.compile(r"cpuset=([^,\s]*)", re.ASCII)
-_MEMS = re.compile(r"mems_allowed=([\d,\-]+)", re.ASCII)
+_MEMS = re.compile(rf"mems_allowed=({_NODE_LIST})", re.ASCII)
 _HEADER_CONT = re.compile(r"^\s*,?\s*(?:order:|mode:|nodemask=|cpuset=|mems_allowed=)", re.ASCII)
 _CPUSET_LINE = re.compile(r"^(.*?) ?cpuset=(\S*) mems_allowed=([\d,\-]+)\s*$", re.ASCII)
 _CPU_LINE = re.compile(
-    r"^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?) (Not tainted|Tainted: ([A-Z ]*?)(?=\s|$))\s*(.*)$",
+    r"^CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (.*?) (Not tainted|Tainted:)()\s*(.*)$",
     re.ASCII)
-_PID_LINE = re.compile(r"^Pid: (\d+), comm: (.*?) (Not tainted|Tainted: ([A-Z ]*?)(?=\s|$))\s*(.*)$", re.ASCII)
+_PID_LINE = re.compile(r"^Pid: (\d+), comm: (.*?) (Not tainted|Tainted:)()\s*(.*)$", re.ASCII)
 _RELEASE_TOKEN = re.compile(r"(?:^|\s)(\d+\.\d+(?:\.\d+)?[\w.+~\-]*)(?=\s|$)", re.ASCII)
 _LINUX_VERSION = re.compile(r"Linux version (\d+\.\d+\S*)", re.ASCII)
 _SUPPRESSED = re.compile(r"(\S+): (\d+) callbacks suppressed", re.ASCII)
@@ -209,7 +210,8 @@ class _ReportBuilder:
             pending = self.cpu_line_pending
             self.cpu_line_pending = None
             if _first_release(text) and not _CPU_LINE.match(text):
-                self._cpu_rest(f"{pending} {text}")
+                del pending  # its taint letters were taken already
+                self._cpu_rest(text)
                 return True
         if self.hardware_pending:
             self.hardware_pending = False
@@ -262,14 +264,17 @@ class _ReportBuilder:
         return bool(text.startswith(("Call", "CPU", "Pid:", "Workqueue", "Stack", "Backtrace"))
                     or _FRAME.search(text) or _HEXISH.match(text))
 
-    def _taint_and_release(self, tainted: str, flags: str | None, rest: str) -> None:
+    def _taint_and_release(self, tainted: str, _unused: str | None, rest: str) -> None:
+        match = _RELEASE_TOKEN.search(rest)
+        flags_text = rest[: match.start()] if match else rest
         if tainted.startswith("Tainted"):
-            self.taint = (flags or "").strip() or None
+            # Taint letters as printed, one blank between groups ("G           O" -> "G O");
+            # RHEL's "---------------" support marks are dropped.
+            self.taint = " ".join(t for t in flags_text.split() if t.isalpha()) or None
         else:
             self.taint = None
-        release = _first_release(rest)
-        if release:
-            self.release = release
+        if match:
+            self.release = match.group(1)
             self.release_from = "cpu-line"
         else:
             self.cpu_line_pending = rest

@@ -127,6 +127,14 @@ def split_prefix(line: str) -> Prefixed:
     tag_pid: int | None = None
     had = False
 
+    if text[:1] in (" ", "\t"):
+        # An indented copy (web page, mail quote): drop the indent only when a known
+        # prefix follows, since indentation also marks continuation lines.
+        candidate = text.lstrip(" \t")
+        if (candidate[:1] in ("[", "<") and (_UPTIME.match(candidate) or _CTIME.match(candidate)
+                                           or _LOGLEVEL.match(candidate))) \
+                or (candidate[:1].isalnum() and _SYSLOG.match(candidate)):
+            text = candidate
     if text[:1].isdigit():
         match = _KMSG.match(text)
         if match:
