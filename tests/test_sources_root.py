@@ -273,3 +273,11 @@ def test_live_host(arg: str | None) -> None:
 def test_path_escape_is_clamped() -> None:
     root = open_root(KUBE)
     assert root.read_text("../../../../etc/sysctl.conf") == (KUBE / "etc/sysctl.conf").read_text()
+
+
+def test_directory_holding_one_unpacked_bundle(kube_tgz: Path, tmp_path: Path) -> None:
+    with tarfile.open(kube_tgz) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="tar")
+    root = open_root(tmp_path / "unpacked")
+    assert root.label == str(tmp_path / "unpacked" / "sosreport-kube")
+    _check_kube_root(root)

@@ -31,14 +31,16 @@ import fnmatch
 import io
 import os
 import stat
-import tarfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from minfree.errors import SourceError
 from minfree.model.host import Missing
+
+if TYPE_CHECKING:  # tarfile is imported only when a bundle is opened (startup time)
+    import tarfile
 
 #: Reasons recorded in :class:`Missing`.
 ABSENT = "absent"
@@ -371,6 +373,8 @@ class TarRoot(Root):
         self._index()
 
     def _index(self) -> None:
+        import tarfile
+
         try:
             raw: list[tuple[tarfile.TarInfo, bytes | None]] = []
             budget = _TAR_CACHE_TOTAL_BYTES
@@ -475,6 +479,8 @@ class TarRoot(Root):
 
     def _open_member(self, entry: _TarEntry) -> BinaryIO:
         """Stream one large member from a fresh pass (forward reads only: cheap to seek)."""
+        import tarfile
+
         assert entry.member is not None
         try:
             tar = tarfile.open(self.path, mode="r:*")  # noqa: SIM115 - closed by _ClosingReader
@@ -565,6 +571,27 @@ def is_bundle_path(path: str | os.PathLike[str]) -> bool:
     return name.endswith(_TAR_SUFFIXES)
 
 
+_ROOT_MARKERS = ("proc", "sys", "etc", "sos_commands", "var")
+
+
+def _descend_single_dir(path: str) -> str:
+    """A directory holding nothing but one unpacked bundle (``x/sosreport-host/``) means it.
+
+    Mirrors the tarball rule (a single top-level directory is stripped), so unpacking a
+    bundle and pointing at the extraction directory gives the same answer.
+    """
+    try:
+        names = [n for n in os.listdir(path) if not n.startswith(".")]
+    except OSError:
+        return path
+    if len(names) != 1 or names[0] in _ROOT_MARKERS:
+        return path
+    inner = os.path.join(path, names[0])
+    if os.path.isdir(inner) and any(os.path.exists(os.path.join(inner, m)) for m in _ROOT_MARKERS):
+        return inner
+    return path
+
+
 def open_root(path: str | os.PathLike[str] | None = None) -> Root:
     """Open a root: None or ``"/"`` is the live host; a directory; or a tar bundle.
 
@@ -579,7 +606,7 @@ def open_root(path: str | os.PathLike[str] | None = None) -> Root:
             raise SourceError(f"{text}: permission denied")
         if os.path.realpath(text) == "/":
             return DirectoryRoot("/", live=True)
-        return DirectoryRoot(text)
+        return DirectoryRoot(_descend_single_dir(text))
     if not os.path.exists(text):
         raise SourceError(f"{text}: no such file or directory")
     if os.path.isfile(text):
