@@ -88,7 +88,7 @@ def execute(plan: ApplyPlan, *, command: tuple[str, ...] = (), settle_seconds: f
             ))
         runtime_changes = [c for c in plan.changes if c.changes_runtime and c.current is not None]
         entry = JournalEntry(
-            id=plan.id, created=plan.timestamp, root=str(root), live=plan.live,
+            id=plan.id, created=journal_mod.now_text(), root=str(root), live=plan.live,
             command=command, state=journal_mod.PREPARED, persist=plan.persist.mode,
             runtime=tuple(RuntimeRecord(c.key, c.proc_path, c.current or "", c.new)
                           for c in runtime_changes),

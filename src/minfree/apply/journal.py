@@ -15,7 +15,7 @@ complete one. Only then are runtime values and files touched (write-ahead), and 
 
 ``entry.json`` (``format`` 1)::
 
-    {"format": 1, "id": "...", "created": "2026-11-29T01:02:03Z", "root": "/",
+    {"format": 1, "id": "...", "created": "2026-11-29T01:02:03.456789Z", "root": "/",
      "live": true, "command": ["apply", "--min-free-kbytes", "90112"],
      "state": "applied", "persist": "sysctl.d",
      "runtime": [{"key": "vm.min_free_kbytes", "path": "/proc/sys/vm/min_free_kbytes",
@@ -140,7 +140,12 @@ class JournalEntry:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC time with microseconds: entries made within one second still sort in order."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_text() -> str:
+    return _now()
 
 
 def new_id() -> str:

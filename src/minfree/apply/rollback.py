@@ -135,9 +135,8 @@ def rollback(root: str | os.PathLike[str] | None, entry_id: str | None = None) -
         if entry.state == journal_mod.FAILED:
             raise UsageError(f"apply {entry.id} failed and was undone at the time")
         later = [e for e in journal.entries()
-                 if e.created >= entry.created and e.id != entry.id
-                 and e.state in (journal_mod.APPLIED, journal_mod.PREPARED)
-                 and e.id > entry.id]
+                 if (e.created, e.id) > (entry.created, entry.id)
+                 and e.state in (journal_mod.APPLIED, journal_mod.PREPARED)]
         if later:
             raise RefusedError(
                 f"apply {entry.id} is followed by {', '.join(e.id for e in later)} (rule: roll back "
