@@ -164,6 +164,9 @@ def test_format_follows_the_kernel_algorithm():
     # 5.14-5.17: GFP_HIGHUSER_MOVABLE carries __GFP_SKIP_KASAN_POISON
     assert format_gfp(0x100CCA, "5.14") == "GFP_HIGHUSER|__GFP_MOVABLE"
     assert format_gfp(0x1100CCA, "5.14") == "GFP_HIGHUSER_MOVABLE"
+    # ... and names it on its own until 5.18 made it depend on CONFIG_KASAN_HW_TAGS
+    assert format_gfp(0xCC0 | 0x1000000, "5.14") == "GFP_KERNEL|__GFP_SKIP_KASAN_POISON"
+    assert format_gfp(0xCC0 | 0x1000000, "5.18") == "GFP_KERNEL|0x1000000"
 
 
 def test_4_15_keeps_the_4_14_positions():
@@ -317,10 +320,19 @@ def test_sleep_and_kswapd_by_era():
 
 
 def test_rhel7_treats_no_kswapd_masks_as_not_atomic():
-    # RHEL7: atomic = !(__GFP_WAIT | __GFP_NO_KSWAPD); upstream 3.10 looks at __GFP_WAIT only
+    # RHEL7 and 3.16+: atomic = !(__GFP_WAIT | __GFP_NO_KSWAPD); 3.10 looks at __GFP_WAIT only
     mask = 0x400000 | 0x20000 | 0xC0  # NO_KSWAPD without WAIT
     assert alloc_flags_for(mask, "3.10") & AllocFlags.HARDER
     assert not alloc_flags_for(mask, "rhel7") & AllocFlags.HARDER
+    assert not alloc_flags_for(mask, "3.10", release=KernelRelease.parse("3.18.0")) & AllocFlags.HARDER
+
+
+def test_nomemalloc_blocks_harder_except_in_upstream_2_6_32():
+    # RHEL6 2.6.32-642 gfp_to_alloc_flags() checks __GFP_NOMEMALLOC (read in source)
+    mask = 0x20 | 0x10000
+    assert alloc_flags_for(mask, "2.6.32") & AllocFlags.HARDER
+    assert not alloc_flags_for(mask, "rhel6") & AllocFlags.HARDER
+    assert not alloc_flags_for(mask, "3.10") & AllocFlags.HARDER
 
 
 @pytest.mark.parametrize(("mask", "era", "zone"), [

@@ -491,7 +491,7 @@ def alloc_flags_for(mask: int, era: str | GfpEra, context: str = "process", *,
     if context not in CONTEXTS:
         raise ValueError(f"unknown allocation context {context!r} (known: {', '.join(CONTEXTS)})")
     if era.key in _OLD:
-        return _alloc_flags_old(mask, era, context)
+        return _alloc_flags_old(mask, era, context, release)
     if era.key in _NEW:
         return _alloc_flags_new(mask, era, context, order, release)
     return _alloc_flags_mid(mask, era, context, release)
@@ -503,18 +503,25 @@ def _memalloc_allowed(mask: int, era: GfpEra) -> bool:
     return bool(memalloc and mask & memalloc) and not mask & era.flag("NOMEMALLOC")
 
 
-def _alloc_flags_old(mask: int, era: GfpEra, context: str) -> AllocFlags:
+def _alloc_flags_old(mask: int, era: GfpEra, context: str,
+                     release: KernelRelease | None) -> AllocFlags:
     # 2.6.32 / 3.10 gfp_to_alloc_flags(): __GFP_HIGH is copied (ALLOC_HIGH == 0x20);
-    # "cannot sleep" gets ALLOC_HARDER and drops ALLOC_CPUSET. RHEL7 tests
-    # !(__GFP_WAIT | __GFP_NO_KSWAPD) so THP's no-kswapd masks are not "atomic".
+    # "cannot sleep" gets ALLOC_HARDER and drops ALLOC_CPUSET. From "mm, thp: do not allow
+    # thp faults to avoid cpuset restrictions" (David Rientjes, posted 2014-07-23, Cc
+    # stable; 3.16 assumed) and in RHEL7, "atomic" is !(__GFP_WAIT | __GFP_NO_KSWAPD) so
+    # THP's no-kswapd masks are not treated as GFP_ATOMIC.
     flags = AllocFlags.CPUSET
     if mask & era.flag("HIGH"):
         flags |= AllocFlags.HIGH
-    atomic_bits = era.flag("WAIT") | (era.flag("NO_KSWAPD") if era.key == "rhel7" else 0)
+    thp_rule = era.key == "rhel7" or (
+        era.key == "3.10" and release is not None and release.version >= (3, 16, 0)
+    )
+    atomic_bits = era.flag("WAIT") | (era.flag("NO_KSWAPD") if thp_rule else 0)
     nomemalloc = bool(mask & era.flag("NOMEMALLOC"))
     if not mask & atomic_bits:
-        # 2.6.32 gives HARDER even with __GFP_NOMEMALLOC; 3.x does not.
-        if not (nomemalloc and era.key in ("3.10", "rhel7")):
+        # Upstream 2.6.32 gives HARDER even with __GFP_NOMEMALLOC; the THP series
+        # (2.6.38, backported to RHEL6: 2.6.32-642 read) stopped that.
+        if not (nomemalloc and era.key != "2.6.32"):
             flags |= AllocFlags.HARDER
         flags &= ~AllocFlags.CPUSET
     elif context == "rt_task":

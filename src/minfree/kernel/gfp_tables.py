@@ -257,9 +257,11 @@ _SINGLES_45 = (
     "__GFP_RECLAIMABLE", "__GFP_MOVABLE", "__GFP_ACCOUNT", "__GFP_NOTRACK", "__GFP_WRITE",
     "__GFP_RECLAIM", "__GFP_DIRECT_RECLAIM", "__GFP_KSWAPD_RECLAIM", "__GFP_OTHER_NODE",
 )
-# 5.14-6.14 append __GFP_ZEROTAGS (the KASAN names follow only with CONFIG_KASAN_HW_TAGS;
-# __GFP_NOLOCKDEP is never in these tables and prints as hex).
+# 5.14-6.14 append __GFP_ZEROTAGS (from 5.18 the KASAN names follow only with
+# CONFIG_KASAN_HW_TAGS; __GFP_NOLOCKDEP is never in these tables and prints as hex).
 _SINGLES_ZEROTAGS = (*_SINGLES_45, "__GFP_ZEROTAGS")
+# 5.14-5.17 list __GFP_SKIP_KASAN_POISON unconditionally (5.18 made it KASAN_HW_TAGS-only).
+_SINGLES_KASAN = (*_SINGLES_ZEROTAGS, "__GFP_SKIP_KASAN_POISON")
 # 6.15+: __GFP_RECLAIM after the composites, then every flag in enum-bit order
 # (TRACE_GFP_FLAGS), including NOLOCKDEP / NO_OBJ_EXT when configured.
 _SINGLES_ENUM = (
@@ -331,7 +333,7 @@ ERAS: tuple[GfpEra, ...] = (
          "linux-5.4.286 / 5.10.7 include/linux/gfp.h, include/trace/events/mmflags.h"),
     _era("5.14", "5.14 to 5.17 (and RHEL9)", "F", (5, 14, 0), (5, 18, 0), _F14,
          _table(_new_composites(_F14, transhuge_light=True, temporary=False,
-                                movable_extra=0x1000000), _SINGLES_ZEROTAGS, _F14),
+                                movable_extra=0x1000000), _SINGLES_KASAN, _F14),
          "linux-5.15.135 include/linux/gfp.h, include/trace/events/mmflags.h"),
     _era("5.18", "5.18 to 6.2", "F", (5, 18, 0), (6, 3, 0), _F18,
          _table(_new_composites(_F18, transhuge_light=True, temporary=False), _SINGLES_ZEROTAGS,
