@@ -112,7 +112,7 @@ def test_costly_order_failures_only_put_the_host_at_risk() -> None:
 def test_high_order_fragmentation_from_a_report_and_from_buddyinfo() -> None:
     frag_zone = FailureZoneState("Normal", free_kb=400_000, min_kb=6_112, low_kb=7_640,
                                  failed_by="order", highest_free_order=0)
-    group = dataclasses.replace(ATOMIC_GROUP, order=3, zones=(frag_zone,))
+    group = dataclasses.replace(ATOMIC_GROUP, order=3, zones=(frag_zone,), verdict="fragmented")
     assert "HIGH_ORDER_FRAGMENTATION" in keys(dataclasses.replace(BASE, failures=(group,)))
     # Now-state: Normal has 1.2 GB free, all in order-0/1 blocks.
     normal = dataclasses.replace(BASE.zones[1], free_pages=300_000,

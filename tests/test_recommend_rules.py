@@ -81,7 +81,7 @@ def test_aerospike_profile_default_and_from_conf() -> None:
     rec = next(x for x in r.recommendations if x.sysctl == "vm.min_free_kbytes")
     assert rec.kind == "at-least"
     assert rec.recommended == "1150976"
-    assert r.apply_command().startswith("minfree apply vm.min_free_kbytes=1150976")
+    assert r.apply_command().startswith("minfree apply --min-free-kbytes 1150976")
     conf = AerospikeSizing(4 << 30, "etc/aerospike/aerospike.conf", "ns1 index-stage-size 4G")
     r = run(dataclasses.replace(d, aerospike=conf))
     assert r.candidate("aerospike").kb == 4 * GIB_KB + 102_400
@@ -108,7 +108,7 @@ def test_oracle_rule_per_numa_node() -> None:
 
 def test_failure_deficit_candidate() -> None:
     group = FailureGroup(
-        "asd", 1, "0x20", "tcp accept", 4, atomic=True,
+        "java", 1, "0x20", "tcp accept", 4, atomic=True,
         zones=(FailureZoneState("Normal", free_kb=2_000, min_kb=60_000, low_kb=75_000,
                                 effective_min_kb=22_500, failed_by="watermark"),))
     r = run(dataclasses.replace(HOST, failures=(group,)))

@@ -99,6 +99,8 @@ class FailureZoneState:
     failed_by: str | None = None
     highest_free_order: int | None = None
     file_cache_kb: int | None = None
+    #: pages short of passing the check, in kB (watermark failures only)
+    deficit_kb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,16 +132,20 @@ class FailureGroup:
     @property
     def under_reduced_min(self) -> bool | None:
         """Whether a zone at failure time was under the reduced min the caller was held to."""
-        if not self.zones:
-            return None
-        return any(z.failed_by == "watermark" for z in self.zones)
+        if self.verdict == "reserve-exhausted":
+            return True
+        if not self.zones or self.verdict in ("fragmented", "constrained"):
+            return None if not self.zones else False
+        return all(z.failed_by == "watermark" for z in self.zones)
 
     @property
     def no_block_of_order(self) -> bool | None:
         """Whether the failure happened with enough free memory but no block of the order."""
+        if self.verdict == "fragmented":
+            return True
         if not self.zones:
             return None
-        return any(z.failed_by == "order" for z in self.zones)
+        return False
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,10 @@ class BootView:
     #: keys that /etc/sysctl.conf sets, with their lines
     sysctl_conf_definitions: tuple[tuple[str, BootDefinition], ...] = ()
     uses_systemd: bool | None = None
+    #: False when the bundle holds no sysctl configuration at all (boot values unknown)
+    config_captured: bool = True
+    #: "systemd-sysctl", "procps" or None (init system unknown)
+    boot_tool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,37 +337,35 @@ def _get(obj: Any, *names: str, default: Any = None) -> Any:
 
 
 def memory_from_meminfo(meminfo: Any, source: str = "proc/meminfo") -> MemoryPicture | None:
-    """Adapt a parsed meminfo (object with ``*_kb`` fields or a mapping of raw names)."""
+    """Adapt a parsed meminfo (:class:`minfree.model.meminfo.MemInfo` or a name -> kB map)."""
     if meminfo is None:
         return None
-    fields: Mapping[str, Any] | None = _get(meminfo, "fields", "values", "raw")
+    fields: Mapping[str, Any]
     if isinstance(meminfo, Mapping):
         fields = meminfo
+    else:
+        fields = _get(meminfo, "fields_kb", "fields", default={})
 
-    def pick(attr: str, raw: str) -> int | None:
-        value = _get(meminfo, attr)
-        if value is None and fields is not None:
-            value = fields.get(raw)
+    def pick(raw: str) -> int | None:
+        value = fields.get(raw)
         try:
             return None if value is None else int(value)
         except (TypeError, ValueError):
             return None
 
-    active_file = pick("active_file_kb", "Active(file)")
-    inactive_file = pick("inactive_file_kb", "Inactive(file)")
+    active_file = pick("Active(file)")
+    inactive_file = pick("Inactive(file)")
     if active_file is not None and inactive_file is not None:
         file_cache: int | None = active_file + inactive_file
     else:
-        file_cache = pick("cached_kb", "Cached")
+        file_cache = pick("Cached")
     return MemoryPicture(
-        total_kb=pick("mem_total_kb", "MemTotal"),
-        free_kb=pick("mem_free_kb", "MemFree"),
-        available_kb=pick("mem_available_kb", "MemAvailable"),
+        total_kb=pick("MemTotal"),
+        free_kb=pick("MemFree"),
+        available_kb=pick("MemAvailable"),
         file_cache_kb=file_cache,
-        slab_reclaimable_kb=pick("s_reclaimable_kb", "SReclaimable")
-        if _get(meminfo, "s_reclaimable_kb") is not None
-        else pick("sreclaimable_kb", "SReclaimable"),
-        swap_total_kb=pick("swap_total_kb", "SwapTotal"),
+        slab_reclaimable_kb=pick("SReclaimable"),
+        swap_total_kb=pick("SwapTotal"),
         source=source,
     )
 
@@ -441,3 +449,383 @@ def merge_missing(*groups: Iterable[Any]) -> tuple[MissingItem, ...]:
 
 def sorted_zones(zones: Sequence[Zone]) -> tuple[Zone, ...]:
     return tuple(sorted(zones, key=lambda z: (z.node, z.index)))
+
+
+# ---------------------------------------------------------------------------------------
+# Collection: read a root (live host, directory or bundle) and its logs into a Diagnosis.
+# The other layers are imported lazily: this is the one place analysis reaches into
+# sources, so that doctor, recommend, report, fleet and the exporter share one reading.
+# ---------------------------------------------------------------------------------------
+
+#: Where a bundle keeps a second /proc/vmstat sample, and the uptimes that time it.
+SECOND_VMSTAT_PATHS: tuple[str, ...] = ("proc/vmstat.2",)
+UPTIME_PATHS: tuple[str, str] = ("proc/uptime", "proc/uptime.2")
+#: aerospike.conf locations looked for in a root when --profile aerospike has no path.
+AEROSPIKE_CONF_PATHS: tuple[str, ...] = ("etc/aerospike/aerospike.conf",)
+#: Default --interval on the live host (seconds): long enough to see reclaim counters move,
+#: short enough for a command people run by hand.
+DEFAULT_LIVE_INTERVAL_S = 3.0
+
+
+def _safely(component: str, missing: list[MissingItem], fn: Any, *args: Any,
+            **kwargs: Any) -> Any:
+    """Run one collection step; a failure becomes a ``missing`` entry, never a crash.
+
+    User errors (:class:`~minfree.errors.MinfreeError`) about an explicit input still
+    propagate from the callers that pass user paths; here they describe a part of the
+    host that could not be read.
+    """
+    from minfree.errors import MinfreeError
+
+    try:
+        return fn(*args, **kwargs)
+    except MinfreeError as error:
+        missing.append(MissingItem(component, str(error)))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            ZeroDivisionError, ArithmeticError, UnicodeError) as error:
+        log.debug("%s failed", component, exc_info=True)
+        missing.append(MissingItem(component, f"could not be read ({type(error).__name__}: "
+                                              f"{error})"))
+    return None
+
+
+def _uptime_seconds(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text.split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _group_failures(scan: Any) -> tuple[tuple[FailureGroup, ...], int]:
+    """ScanResult (analysis.failure_report) -> FailureGroup values with zones and deficits."""
+    by_key: dict[tuple[Any, ...], list[Any]] = {}
+    for item in getattr(scan, "reports", ()):
+        r = item.report
+        by_key.setdefault((r.process, r.order, item.mode_text, item.context.kind), []).append(
+            item)
+    groups: list[FailureGroup] = []
+    for g in getattr(scan, "groups", ()):
+        items = by_key.get((g.process, g.order, g.mode, g.context), [])
+        zones: tuple[FailureZoneState, ...] = ()
+        deficits: list[int] = []
+        atomic = None
+        labels: dict[str, None] = {}
+        for item in items:
+            labels.setdefault(f"{item.report.source}:{item.report.first_line}", None)
+            if item.gfp is not None:
+                atomic = (atomic or False) or not item.gfp.can_sleep
+            states = _zone_states(item)
+            if states and not zones:
+                zones = states
+            deficits.extend(z.deficit_kb for z in states if z.deficit_kb is not None)
+        if atomic is None and items and all(i.context.interrupt for i in items):
+            atomic = True  # interrupt context cannot sleep whatever the mask says
+        groups.append(FailureGroup(
+            process=g.process or "?", order=g.order if g.order is not None else -1,
+            mode=g.mode, context=g.context, count=g.count, suppressed=g.suppressed,
+            first_seen=g.first_seen, last_seen=g.last_seen, verdict=g.verdict,
+            atomic=atomic, zones=zones,
+            deficit_kb=min(deficits) if deficits and g.verdict == "reserve-exhausted" else None,
+            sources=tuple(labels) or tuple(g.sources),
+        ))
+    return tuple(groups), 0
+
+
+def _zone_states(item: Any) -> tuple[FailureZoneState, ...]:
+    verdict = item.verdict
+    checks = getattr(verdict, "zones", ()) or ()
+    if not checks:
+        return ()
+    page_kb = verdict.page_size_kb or 4
+    meminfo = item.report.meminfo
+    printed = {}
+    global_cache = None
+    if meminfo is not None:
+        printed = {(z.node, z.zone): z for z in meminfo.zones}
+        counters = meminfo.global_counters
+        if "active_file" in counters or "inactive_file" in counters:
+            global_cache = (counters.get("active_file", 0) + counters.get("inactive_file", 0)) * (
+                page_kb)
+    order = item.report.order or 0
+    states = []
+    for c in checks:
+        z = printed.get((c.node, c.zone)) or printed.get((None, c.zone))
+        deficit = None
+        if c.failed_by == "watermark" and c.effective_min_pages is not None:
+            usable = c.usable_free_pages if c.usable_free_pages is not None else (
+                c.free_pages - (1 << order) + 1)
+            deficit = max(0, c.effective_min_pages + (c.reserve_pages or 0) - usable + 1) * page_kb
+        cache = None
+        if z is not None:
+            fields = z.fields_kb
+            if "active_file" in fields or "inactive_file" in fields:
+                cache = fields.get("active_file", 0) + fields.get("inactive_file", 0)
+        states.append(FailureZoneState(
+            name=c.zone, free_kb=c.free_pages * page_kb, min_kb=c.min_pages * page_kb,
+            low_kb=z.low_kb if z is not None else None,
+            high_kb=z.high_kb if z is not None else None,
+            effective_min_kb=None if c.effective_min_pages is None else c.effective_min_pages * (
+                page_kb),
+            failed_by=c.failed_by, highest_free_order=c.highest_free_order,
+            file_cache_kb=cache if cache is not None else global_cache,
+            deficit_kb=deficit,
+        ))
+    return tuple(states)
+
+
+def _interfaces(snapshot: Any) -> tuple[NicInfo, ...]:
+    out = []
+    for nic in getattr(snapshot, "interfaces", ()) or ():
+        out.append(NicInfo(name=nic.name, driver=nic.driver, mtu=nic.mtu,
+                           rx_queues=nic.rx_queues, rx_ring=nic.rx_ring_current))
+    return tuple(out)
+
+
+def boot_view(boot: Any, config_captured: bool = True) -> BootView:
+    """Adapt ``analysis.sysctl_boot.BootSysctl`` to what the rules need."""
+
+    def definition(d: Any) -> BootDefinition | None:
+        if d is None:
+            return None
+        return BootDefinition(path=d.where.split(" (via")[0].rsplit(":", 1)[0], line=d.line,
+                              value=d.value)
+
+    values: dict[str, BootValue] = {}
+    for key in WATCHED_SYSCTLS:
+        systemd = boot.systemd.resolve(key)
+        procps = boot.procps.resolve(key)
+        values[key] = BootValue(
+            key=key,
+            systemd_value=systemd.value,
+            procps_value=procps.value,
+            systemd_winner=definition(systemd.winner),
+            overridden=tuple(filter(None, (definition(d) for d in reversed(
+                systemd.overridden)))),
+            procps_winner=definition(procps.winner),
+        )
+    conf_defs: list[tuple[str, BootDefinition]] = []
+    for key in boot.procps.keys():  # noqa: SIM118 - a BootStack, not a dict
+        for d in boot.procps.resolve(key).definitions:
+            if d.read_from == "/etc/sysctl.conf" and d.file == "/etc/sysctl.conf":
+                conf_defs.append((key, BootDefinition(d.file, d.line, d.value)))
+    uses_systemd = {"systemd": True, "unknown": None}.get(boot.init, False)
+    read = boot.systemd.reads_sysctl_conf if uses_systemd else boot.sysctl_conf_read_at_boot
+    return BootView(values=values, sysctl_conf_read_at_boot=read, boot_tool=boot.boot_tool,
+                    sysctl_conf_definitions=tuple(conf_defs),
+                    uses_systemd=uses_systemd, config_captured=config_captured)
+
+
+def collect_diagnosis(
+    root: Any = None,
+    *,
+    logs: Sequence[str] | None = None,
+    interval_s: float | None = None,
+    profile: str = "generic",
+    aerospike_conf: str | None = None,
+    vmstat_second: str | None = None,
+    sleep: Any = None,
+) -> Diagnosis:
+    """Read a host (None = this one, a directory or a bundle) and its logs into a Diagnosis.
+
+    Logs: ``logs`` when given; otherwise the live host's kernel ring buffer, or the
+    bundle's own log files. A second vmstat sample comes from ``vmstat_second`` (a file),
+    else a bundle's ``proc/vmstat.2`` (timed by ``proc/uptime`` and ``proc/uptime.2``, or by
+    ``interval_s``), else on the live host from sleeping ``interval_s`` seconds and reading
+    ``/proc/vmstat`` again. Everything that could not be read is listed in ``missing``.
+    """
+    import time
+
+    from minfree.kernel.release import KernelRelease
+    from minfree.sources.root import open_root
+    from minfree.sources.snapshot import read_snapshot
+
+    missing: list[MissingItem] = []
+    opened = root if hasattr(root, "read_text") and hasattr(root, "glob") else open_root(root)
+    snapshot = _safely("host snapshot", missing, read_snapshot, opened)
+    label = getattr(opened, "label", None) or ("this host" if opened.is_live else str(root))
+    release_obj = getattr(snapshot, "release", None)
+    release = release_obj.text if release_obj is not None else None
+    page_size = getattr(snapshot, "page_size_bytes", 4096) or 4096
+    zones = sorted_zones(getattr(snapshot, "zones", ()) or ())
+    memory = memory_from_meminfo(getattr(snapshot, "meminfo", None))
+    counters = vmstat_counters(getattr(snapshot, "vmstat", None))
+
+    # -- second vmstat sample ---------------------------------------------------------
+    reclaim = None
+    second_text: str | None = None
+    second_source = None
+    measured_interval = interval_s
+    if vmstat_second is not None:
+        from pathlib import Path
+
+        try:
+            second_text = Path(vmstat_second).read_text(errors="replace")
+        except OSError as error:
+            from minfree.errors import SourceError
+
+            raise SourceError(f"cannot read {vmstat_second}: {error.strerror}") from error
+        second_source = vmstat_second
+    elif not opened.is_live:
+        for rel in SECOND_VMSTAT_PATHS:
+            if opened.exists(rel):
+                second_text = opened.read_text(rel)
+                second_source = rel
+                up1 = _uptime_seconds(opened.read_text(UPTIME_PATHS[0]))
+                up2 = _uptime_seconds(opened.read_text(UPTIME_PATHS[1]))
+                if up1 is not None and up2 is not None and up2 > up1:
+                    measured_interval = up2 - up1
+                break
+    elif interval_s and interval_s > 0 and counters:
+        (sleep or time.sleep)(interval_s)
+        second_text = opened.read_text("proc/vmstat")
+        second_source = "/proc/vmstat (second sample)"
+    if second_text is not None and counters:
+        from minfree.parsers.vmstat import parse_vmstat
+
+        parsed = _safely(f"{second_source}", missing, parse_vmstat, second_text,
+                         source=str(second_source))
+        if parsed is not None and measured_interval and measured_interval > 0:
+            reclaim = reclaim_delta(counters, vmstat_counters(parsed), float(measured_interval),
+                                    f"proc/vmstat and {second_source}")
+        elif parsed is not None:
+            missing.append(MissingItem("reclaim rates", f"{second_source} found but the time "
+                                       "between samples is unknown (give --interval)"))
+    elif not counters:
+        missing.append(MissingItem("reclaim rates", "no /proc/vmstat"))
+    else:
+        missing.append(MissingItem(
+            "reclaim rates", "one vmstat sample only (live: --interval SECONDS; bundle: "
+            "proc/vmstat.2 with proc/uptime and proc/uptime.2, or --vmstat-second FILE)"))
+
+    # -- logs ---------------------------------------------------------------------------
+    from minfree.analysis.failure_report import scan_logs
+
+    if logs:
+        scan = scan_logs(list(logs))  # explicit paths: unreadable ones are the user's error
+    elif opened.is_live:
+        scan = _safely("kernel ring buffer", missing, scan_logs, None)
+    else:
+        scan = _safely("bundle logs", missing, scan_logs, [opened])
+    failures: tuple[FailureGroup, ...] = ()
+    if scan is not None:
+        failures, _ = _group_failures(scan)
+        for note in getattr(scan, "notes", ()):
+            missing.append(MissingItem("kernel log", note))
+
+    # -- boot-time sysctl --------------------------------------------------------------
+    from minfree.analysis.sysctl_boot import resolve_boot_sysctl
+
+    boot_raw = _safely("boot-time sysctl configuration", missing, resolve_boot_sysctl, opened)
+    captured = opened.is_live or any(opened.exists(p) for p in (
+        "etc/sysctl.conf", "etc/sysctl.d", "usr/lib/sysctl.d", "lib/sysctl.d", "run/sysctl.d",
+        "usr/local/lib/sysctl.d"))
+    boot = _safely("boot-time sysctl configuration", missing, boot_view, boot_raw,
+                   captured) if boot_raw is not None else None
+    if not captured:
+        missing.append(MissingItem("boot-time sysctl", "no /etc/sysctl.conf or sysctl.d in the "
+                                   "bundle: what the next boot applies is unknown"))
+
+    # -- kernel defaults ---------------------------------------------------------------------
+    from minfree.kernel import min_free
+
+    release_parsed = release_obj if release_obj is not None else KernelRelease.try_parse(None)
+    default_kb = default_formula = thp_kb = thp_formula = None
+    if zones:
+        detail = _safely("kernel default min_free_kbytes", missing,
+                         min_free.default_min_free_detail, zones, page_size_bytes=page_size,
+                         release=release_parsed)
+        if detail is not None:
+            default_kb = detail.kbytes
+            default_formula = (f"4 x sqrt({detail.lowmem_kbytes} kB lowmem) = "
+                               f"{detail.unclamped_kbytes}, clamped to [128, "
+                               f"{detail.cap_kbytes}]")
+        # khugepaged's 5% cap reads nr_free_buffer_pages() (managed - high); size it for the
+        # boot-time watermarks, not for today's (possibly huge) reserve: at boot the
+        # watermarks are those of the small square-root default, close to 0 at this scale.
+        import dataclasses as _dc
+
+        boot_zones = tuple(_dc.replace(z, high_pages=0) for z in zones)
+        thp = _safely("THP recommendation", missing, min_free.thp_recommendation_detail,
+                      boot_zones,
+                      page_size_bytes=page_size,
+                      pageblock_order=getattr(snapshot, "pageblock_order", None),
+                      release=release_parsed)
+        if thp is not None:
+            thp_kb = thp.kbytes
+            thp_formula = (f"11 x {thp.pageblock_pages} pages x {thp.nr_zones} zones = "
+                           f"{thp.uncapped_pages} pages, at most {thp.cap_pages} (5% of "
+                           "lowmem)")
+    else:
+        missing.append(MissingItem("zones", "no /proc/zoneinfo: watermarks, kernel default and "
+                                   "fragmentation not checked"))
+
+    # -- Aerospike configuration ---------------------------------------------------------------
+    aerospike = None
+    conf_text = conf_source = None
+    if aerospike_conf is not None:
+        from pathlib import Path
+
+        if not opened.is_live and opened.exists(aerospike_conf.lstrip("/")):
+            conf_text, conf_source = opened.read_text(aerospike_conf.lstrip("/")), aerospike_conf
+        else:
+            try:
+                conf_text = Path(aerospike_conf).read_text(errors="replace")
+                conf_source = aerospike_conf
+            except OSError as error:
+                from minfree.errors import SourceError
+
+                raise SourceError(f"cannot read {aerospike_conf}: {error.strerror}") from error
+    elif profile == "aerospike":
+        for rel in AEROSPIKE_CONF_PATHS:
+            if opened.exists(rel):
+                conf_text, conf_source = opened.read_text(rel), rel
+                break
+        else:
+            missing.append(MissingItem("aerospike.conf", "not found: the default 1 GiB index "
+                                       "stage size is assumed (--aerospike-conf PATH)"))
+    if conf_text is not None:
+        from minfree.parsers.aerospike_conf import parse_aerospike_conf
+
+        parsed_conf = parse_aerospike_conf(conf_text, source=str(conf_source))
+        aerospike = AerospikeSizing(parsed_conf.max_stage_size_bytes, str(conf_source),
+                                    parsed_conf.max_stage_from)
+
+    wsf_max = None
+    try:
+        from minfree.kernel import sysctl_catalog
+
+        spec = sysctl_catalog.lookup("vm.watermark_scale_factor")
+        if spec is not None:
+            wsf_max = sysctl_catalog.value_range(spec, release_parsed)[1]
+    except ImportError:
+        pass
+
+    snapshot_missing = getattr(snapshot, "missing", ()) or ()
+    return Diagnosis(
+        label=label,
+        release=release,
+        page_size_bytes=page_size,
+        memory=memory,
+        zones=zones,
+        sysctl=dict(getattr(snapshot, "sysctl", {}) or {}),
+        sysctl_source=getattr(snapshot, "sysctl_source", None) or "proc/sys",
+        thp_enabled=selected_choice(getattr(snapshot, "thp_enabled", None)),
+        thp_defrag=selected_choice(getattr(snapshot, "thp_defrag", None)),
+        numa_nodes=max(1, len(getattr(snapshot, "numa_nodes", ()) or ())),
+        interfaces=_interfaces(snapshot),
+        failures=failures,
+        reclaim=reclaim,
+        vmstat=counters,
+        boot=boot,
+        kernel_default_min_free_kb=default_kb,
+        kernel_default_formula=default_formula,
+        thp_recommended_min_free_kb=thp_kb,
+        thp_formula=thp_formula,
+        profile=profile,
+        aerospike=aerospike,
+        interval_s=measured_interval,
+        watermark_scale_factor_max=wsf_max,
+        missing=merge_missing(snapshot_missing, missing),
+    )

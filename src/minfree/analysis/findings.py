@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -405,22 +406,34 @@ def _same_value(a: str | None, b: str | None) -> bool:
 
 
 def rule_setting_will_not_survive_reboot(d: Diagnosis) -> list[Finding]:
-    if d.boot is None:
+    if d.boot is None or not d.boot.config_captured:
         return []
     findings: list[Finding] = []
     for key, boot in sorted(d.boot.values.items()):
         runtime = d.sysctl.get(key)
         if runtime is None:
             continue
-        boot_value = boot.systemd_value if boot.systemd_value is not None else (
-            boot.procps_value)
+        if d.boot.boot_tool == "procps" or (d.boot.boot_tool is None and boot.systemd_value is None):
+            boot_value, winner = boot.procps_value, boot.procps_winner
+        else:
+            boot_value, winner = boot.systemd_value, boot.systemd_winner
         from_default = False
         if boot_value is None:
             boot_value = _boot_default(d, key)
             from_default = True
+        if (key == "vm.min_free_kbytes" and d.thp_active and boot_value is not None
+                and d.thp_recommended_min_free_kb is not None):
+            # khugepaged raises whatever boot wrote up to its recommendation (kernel-facts
+            # §1.2), so a lower configured value still ends at the THP value after boot.
+            with contextlib.suppress(ValueError):
+                boot_value = str(max(int(boot_value), d.thp_recommended_min_free_kb))
+        if (key == "vm.min_free_kbytes" and from_default and d.thp_active is None
+                and runtime.strip() in (str(d.kernel_default_min_free_kb),
+                                        str(d.thp_recommended_min_free_kb))):
+            # THP state not captured: either kernel value may be what boot gives.
+            continue
         if boot_value is None or _same_value(runtime, boot_value):
             continue
-        winner = boot.systemd_winner or boot.procps_winner
         evidence = [_sysctl_evidence(d, key)]
         if winner is not None:
             evidence.append(Evidence(f"{winner.path}:{winner.line}", {key: winner.value}))
@@ -441,7 +454,8 @@ def rule_setting_will_not_survive_reboot(d: Diagnosis) -> list[Finding]:
 def rule_sysctl_conf_not_read(d: Diagnosis) -> list[Finding]:
     if d.boot is None or d.boot.sysctl_conf_read_at_boot is not False:
         return []
-    if d.boot.uses_systemd is False:
+    if d.boot.uses_systemd is not True:
+        # procps `sysctl --system` reads it last; an unknown init gives no grounds to warn.
         return []
     definitions = d.boot.sysctl_conf_definitions
     params = {"keys": [k for k, _ in definitions],

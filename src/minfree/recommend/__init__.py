@@ -56,6 +56,14 @@ KSWAPD_REACTION_S = 0.5
 #: fragmentation is the problem.
 DEFAULT_BOOST_FACTOR = 15000
 
+#: `minfree apply` options for the settings it names; others go through ``--set KEY=VALUE``.
+APPLY_OPTIONS: dict[str, str] = {
+    "vm.min_free_kbytes": "--min-free-kbytes",
+    "vm.watermark_scale_factor": "--watermark-scale-factor",
+    "vm.swappiness": "--swappiness",
+    "vm.vfs_cache_pressure": "--vfs-cache-pressure",
+}
+
 RULE_ORDER: tuple[str, ...] = (
     "kernel_default", "thp", "atomic_burst", "aerospike", "oracle", "failure_deficit",
     "simulated",
@@ -92,7 +100,10 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class CostBenefit:
-    """What a new min_free_kbytes costs and buys, from predicted watermarks (kB)."""
+    """What the recommended watermark settings cost and buy, from predicted watermarks (kB).
+
+    Both sides are predictions with the same formulas (no boost), so they compare.
+    """
 
     min_free_kb: int
     high_sum_now_kb: int | None
@@ -100,6 +111,18 @@ class CostBenefit:
     min_sum_now_kb: int | None
     min_sum_new_kb: int | None
     predicted_by: str
+    low_sum_now_kb: int | None = None
+    low_sum_new_kb: int | None = None
+    watermark_scale_factor: int | None = None
+
+    @property
+    def kswapd_head_start_gain_kb(self) -> int | None:
+        """Growth of the low-min gap: how much earlier kswapd starts before min is reached."""
+        if None in (self.low_sum_now_kb, self.low_sum_new_kb, self.min_sum_now_kb,
+                    self.min_sum_new_kb):
+            return None
+        return (self.low_sum_new_kb - self.min_sum_new_kb) - (  # type: ignore[operator]
+            self.low_sum_now_kb - self.min_sum_now_kb)  # type: ignore[operator]
 
     @property
     def cost_kb(self) -> int | None:
@@ -129,27 +152,45 @@ class RecommendationSet:
     recommendations: tuple[Recommendation, ...]
     cost: CostBenefit | None = None
     notes: tuple[str, ...] = ()
+    #: the chosen value is above 5% of RAM (only with --allow-high): apply needs it too
+    allow_high_needed: bool = False
 
     def candidate(self, rule: str) -> Candidate | None:
         return next((c for c in self.candidates if c.rule == rule), None)
 
     def apply_command(self) -> str | None:
-        """The exact ``minfree apply`` command for the applicable recommendations."""
-        settings = [f"{r.sysctl}={r.recommended}" for r in self.recommendations if r.applicable]
-        if not settings:
+        """The exact ``minfree apply`` command for the applicable recommendations.
+
+        >>> RecommendationSet((), 1, "x", None, None, (
+        ...     Recommendation("vm.min_free_kbytes", "1", "2", "at-least", ()),
+        ...     Recommendation("vm.zone_reclaim_mode", "1", "0", "exactly", ()))).apply_command()
+        'minfree apply --min-free-kbytes 2 --set vm.zone_reclaim_mode=0'
+        """
+        parts: list[str] = []
+        for r in self.recommendations:
+            if not r.applicable:
+                continue
+            option = APPLY_OPTIONS.get(r.sysctl)
+            parts.append(f"{option} {r.recommended}" if option else
+                         f"--set {r.sysctl}={r.recommended}")
+        if not parts:
             return None
-        return "minfree apply " + " ".join(settings)
+        if self.allow_high_needed:
+            parts.append("--allow-high")
+        return "minfree apply " + " ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------
 # Watermark prediction (kernel.watermarks), used for the cap and for cost/benefit.
 # ---------------------------------------------------------------------------------------
 
-WatermarkPredictor = Callable[[int], "tuple[int, int] | None"]
+WatermarkPredictor = Callable[..., "tuple[int, int, int] | None"]
 
 
 def make_predictor(d: Diagnosis) -> WatermarkPredictor | None:
-    """A function min_free_kbytes -> (sum of min, sum of high) in kB, from kernel.watermarks.
+    """``predict(min_free_kb, wsf=None)`` -> (sum of min, sum of low, sum of high) in kB.
+
+    From kernel.watermarks (the one implementation of ``__setup_per_zone_wmarks``).
 
     None when the zones are unknown or the kernel model is not available.
     """
@@ -158,25 +199,23 @@ def make_predictor(d: Diagnosis) -> WatermarkPredictor | None:
         return None
     try:
         from minfree.kernel import watermarks
+        from minfree.kernel.release import KernelRelease
     except ImportError:
         return None
-    wsf = d.sysctl_int("vm.watermark_scale_factor") or 10
+    release = KernelRelease.try_parse(d.release)
+    sysctl = dict(d.sysctl)
 
-    def predict(min_free_kb: int) -> tuple[int, int] | None:
+    def predict(min_free_kb: int, wsf: int | None = None) -> tuple[int, int, int] | None:
         try:
-            try:
-                predicted = watermarks.compute_watermarks(
-                    zones, min_free_kb, wsf, page_size_bytes=d.page_size_bytes,
-                    release=d.release)
-            except TypeError:
-                predicted = watermarks.compute_watermarks(
-                    zones, min_free_kb, wsf, page_size_bytes=d.page_size_bytes)
-        except Exception:  # another layer's edge case: no prediction rather than a crash
+            predicted = watermarks.predict_host(
+                zones, sysctl, release=release, page_size_bytes=d.page_size_bytes,
+                min_free_kbytes=min_free_kb, watermark_scale_factor=wsf)
+        except ValueError:  # a sysctl the formulas need is unknown for this host
             return None
-        mins = sum(int(getattr(p, "min_pages", getattr(p, "min", 0)) or 0) for p in predicted)
-        highs = sum(int(getattr(p, "high_pages", getattr(p, "high", 0)) or 0)
-                    for p in predicted)
-        return d.pages_to_kb(mins), d.pages_to_kb(highs)
+        mins = sum(p.min_pages for p in predicted)
+        lows = sum(p.low_pages for p in predicted)
+        highs = sum(p.high_pages for p in predicted)
+        return d.pages_to_kb(mins), d.pages_to_kb(lows), d.pages_to_kb(highs)
 
     return predict
 
@@ -235,11 +274,26 @@ def candidate_atomic_burst(d: Diagnosis, findings: Sequence[Finding]) -> Candida
         "burst_kb": burst.total_kb,
         "assumptions": list(burst.assumptions),
     }
-    supported = _has_atomic_trouble(d, findings) or d.profile == "aerospike"
+    supported = _has_atomic_trouble(d, findings) or aerospike_evidence(d) is not None
     return Candidate("atomic_burst", kb, formula, inputs, supported=supported,
                      why=("atomic allocations are failing or at risk on this host"
                           if supported else "no sign of atomic trouble: shown for reference"),
                      sources=tuple(sorted({r.ring_source for r in burst.rings})))
+
+
+def aerospike_evidence(d: Diagnosis) -> str | None:
+    """Why this host counts as an Aerospike host, or None.
+
+    The profile says so, an aerospike.conf was read, or the failing process is ``asd``
+    (the Aerospike daemon: the KB's own ``asd: page allocation failure``).
+    """
+    if d.profile == "aerospike":
+        return "profile aerospike"
+    if d.aerospike is not None:
+        return f"aerospike.conf read ({d.aerospike.source})"
+    if any(g.process == "asd" for g in d.failures):
+        return "the failing process is asd (Aerospike)"
+    return None
 
 
 def candidate_aerospike(d: Diagnosis) -> Candidate:
@@ -250,10 +304,11 @@ def candidate_aerospike(d: Diagnosis) -> Candidate:
                                   "config": d.aerospike.source}
     else:
         inputs = {"max_stage_size_bytes": 1 << 30, "from": "default index-stage-size 1G"}
+    evidence = aerospike_evidence(d)
     return Candidate(
         "aerospike", kb, "largest in-memory index/sindex stage size + 100 MiB", inputs,
-        supported=d.profile == "aerospike",
-        why=("Aerospike refuses (or flags) a lower value at startup" if d.profile == "aerospike"
+        supported=evidence is not None,
+        why=(f"Aerospike checks this at startup ({evidence})" if evidence
              else "not an Aerospike host (use --profile aerospike)"),
         sources=("aerospike-server as/src/base/cfg.c", "cf/src/os.c"),
     )
@@ -272,17 +327,26 @@ def candidate_oracle(d: Diagnosis) -> Candidate:
                      sources=("oracle/drgn-tools memstate",))
 
 
+def _zone_deficit_kb(zone: Any, order: int) -> int | None:
+    if zone.deficit_kb is not None:
+        return zone.deficit_kb
+    if zone.failed_by != "watermark" or zone.effective_min_kb is None:
+        return None
+    # 4 kB pages assumed when the scan gave no deficit of its own.
+    return zone.effective_min_kb + 4 * (1 << order) - zone.free_kb
+
+
 def failure_deficit_kb(group: FailureGroup) -> int | None:
-    """The deficit of a failure group: the scan's, else effective min + request - free."""
+    """The deficit of a failure group: the scan's, else the easiest zone's shortfall.
+
+    The allocation would have succeeded had *any* allowed zone passed, so the zone that was
+    closest to passing is the one to size for.
+    """
     if group.deficit_kb is not None:
         return group.deficit_kb
-    worst = None
-    for zone in group.zones:
-        if zone.failed_by != "watermark" or zone.effective_min_kb is None:
-            continue
-        deficit = zone.effective_min_kb + 4 * (1 << group.order) - zone.free_kb
-        worst = deficit if worst is None else max(worst, deficit)
-    return worst
+    deficits = [x for x in (_zone_deficit_kb(z, group.order) for z in group.zones)
+                if x is not None]
+    return min(deficits) if deficits else None
 
 
 def candidate_failure_deficit(d: Diagnosis) -> Candidate:
@@ -290,13 +354,13 @@ def candidate_failure_deficit(d: Diagnosis) -> Candidate:
     current = d.sysctl_int("vm.min_free_kbytes")
     best: tuple[int, dict[str, Any], tuple[str, ...]] | None = None
     for group in d.failures:
-        deficit = failure_deficit_kb(group)
-        if deficit is None or deficit <= 0 or current is None:
+        if current is None or not group.under_reduced_min:
             continue
-        zones = [z for z in group.zones if z.failed_by == "watermark" and z.min_kb > 0]
-        if not zones:
+        scored = [(x, z) for z in group.zones if z.failed_by == "watermark" and z.min_kb > 0
+                  for x in (_zone_deficit_kb(z, group.order),) if x is not None and x > 0]
+        if not scored:
             continue
-        zone = min(zones, key=lambda z: z.min_kb)
+        deficit, zone = min(scored, key=lambda item: item[0])
         grown = zone.min_kb + ceil_div(deficit * ATOMIC_SHARE_DEN, ATOMIC_SHARE_NUM)
         kb = ceil_div(current * grown, zone.min_kb)
         inputs = {"current_kb": current, "zone": zone.name, "zone_min_kb": zone.min_kb,
@@ -349,7 +413,7 @@ def _largest_within(predict: WatermarkPredictor, low: int, high: int, limit_kb: 
     while low <= high:
         mid = (low + high) // 2
         predicted = predict(mid)
-        if predicted is not None and predicted[1] <= limit_kb:
+        if predicted is not None and predicted[2] <= limit_kb:
             best, low = mid, mid + 1
         else:
             high = mid - 1
@@ -389,7 +453,7 @@ def recommend(
     available = d.memory.available_kb if d.memory else None
     if chosen_kb is not None and predict is not None and available is not None:
         predicted = predict(chosen_kb)
-        if predicted is not None and predicted[1] > available:
+        if predicted is not None and predicted[2] > available:
             floor = min(current or 128, chosen_kb)
             chosen_kb = _largest_within(predict, floor, chosen_kb, available)
             capped_by = "today's available memory (MemAvailable)"
@@ -411,20 +475,56 @@ def recommend(
             reasons.insert(0, f"today's {current} kB is above what any supported rule asks")
             recs.append(Recommendation("vm.min_free_kbytes", str(current), str(chosen_kb),
                                        "exactly", tuple(reasons), sources))
-        if predict is not None:
-            now = predict(current)
-            new = predict(chosen_kb)
-            cost = CostBenefit(chosen_kb, now[1] if now else None, new[1] if new else None,
-                               now[0] if now else None, new[0] if new else None,
-                               "kernel.watermarks")
     recs.extend(_watermark_scale_factor(d, keys))
     recs.extend(_fragmentation_knobs(d, keys))
     recs.extend(_profile_settings(d, findings))
+    cost = _cost(d, recs, predict, current)
     return RecommendationSet(
         candidates=cands, chosen_kb=chosen_kb, chosen_rule=chosen.rule if chosen else None,
         cap_kb=cap_kb, capped_by=capped_by, recommendations=tuple(recs), cost=cost,
         notes=tuple(notes),
+        allow_high_needed=bool(allow_high and total and chosen_kb is not None
+                               and chosen_kb > total * DEFAULT_CAP_FRACTION),
     )
+
+
+def recommend_for_root(root: Any = None, *, allow_high: bool = False,
+                       profile: str = "generic") -> int | None:
+    """The recommended ``vm.min_free_kbytes`` for a root (None/"/" = this host), for
+    ``minfree apply --min-free-kbytes recommended``: the changed value when one is
+    recommended, else today's value (nothing to change), None when nothing is known."""
+    from minfree.analysis.diagnosis import collect_diagnosis
+    from minfree.analysis.findings import evaluate
+
+    d = collect_diagnosis(root, interval_s=0.0, profile=profile)
+    result = recommend(d, evaluate(d), allow_high=allow_high)
+    for r in result.recommendations:
+        if r.sysctl == "vm.min_free_kbytes":
+            return int(r.recommended)
+    if result.chosen_kb is None:
+        return None
+    return d.sysctl_int("vm.min_free_kbytes")
+
+
+def _cost(d: Diagnosis, recs: Sequence[Recommendation], predict: WatermarkPredictor | None,
+          current: int | None) -> CostBenefit | None:
+    """Predicted watermarks before and after the recommended min_free/wsf changes."""
+    if predict is None or current is None:
+        return None
+    by_key = {r.sysctl: r for r in recs}
+    if "vm.min_free_kbytes" not in by_key and "vm.watermark_scale_factor" not in by_key:
+        return None
+    new_mfk = int(by_key["vm.min_free_kbytes"].recommended) if (
+        "vm.min_free_kbytes" in by_key) else current
+    new_wsf = int(by_key["vm.watermark_scale_factor"].recommended) if (
+        "vm.watermark_scale_factor" in by_key) else None
+    now = predict(current)
+    new = predict(new_mfk, new_wsf)
+    if now is None or new is None:
+        return None
+    return CostBenefit(new_mfk, now[2], new[2], now[0], new[0], "kernel.watermarks",
+                       low_sum_now_kb=now[1], low_sum_new_kb=new[1],
+                       watermark_scale_factor=new_wsf)
 
 
 def watermark_scale_factor_range(d: Diagnosis) -> tuple[int, int]:
