@@ -184,9 +184,15 @@ def _stdin_chunks() -> Iterator[bytes]:
 
 def file_input(path: str) -> LogInput:
     """A plain or compressed file; checked for readability now so errors come early."""
-    if not os.path.exists(path):
-        raise SourceError(f"{path}: no such file or directory")
-    if not os.path.isdir(path) and not os.access(path, os.R_OK):
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file or directory") from None
+    except PermissionError:
+        raise SourceError(f"{path}: permission denied (a parent directory cannot be searched)") from None
+    except OSError as error:
+        raise SourceError(f"{path}: {error.strerror or error}") from None
+    if not os.access(path, os.R_OK):
         raise SourceError(f"{path}: permission denied")
     return LogInput(label=path, kind="file", open=lambda: _file_chunks(path))
 
