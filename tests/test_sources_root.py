@@ -281,3 +281,23 @@ def test_directory_holding_one_unpacked_bundle(kube_tgz: Path, tmp_path: Path) -
     root = open_root(tmp_path / "unpacked")
     assert root.label == str(tmp_path / "unpacked" / "sosreport-kube")
     _check_kube_root(root)
+
+
+def test_fifo_in_directory_root_is_refused_without_blocking(tmp_path: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    os.mkfifo(tmp_path / "proc/meminfo")
+    root = open_root(tmp_path)
+    assert root.read_text("proc/meminfo") is None  # would block forever if opened blocking
+    assert root.missing == [Missing("proc/meminfo", "not a regular file (fifo)")]
+
+
+def test_too_large_file_is_recorded(tmp_path: Path, kube_tgz: Path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/zoneinfo").write_bytes(b"x" * 5000)
+    root = open_root(tmp_path)
+    assert root.read_bytes("proc/zoneinfo", max_bytes=4096) is None
+    assert root.missing == [Missing("proc/zoneinfo", "too large (more than 4096 bytes)")]
+    assert root.read_bytes("proc/zoneinfo", max_bytes=5000) == b"x" * 5000
+    bundle = open_root(kube_tgz)
+    assert bundle.read_text("var/log/kern.log", max_bytes=1000) is None
+    assert bundle.missing == [Missing("var/log/kern.log", "too large (more than 1000 bytes)")]

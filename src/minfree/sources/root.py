@@ -52,6 +52,13 @@ _TAR_CACHE_MEMBER_BYTES = 4 << 20
 #: Total budget for cached members; bigger bundles read the rest on demand.
 _TAR_CACHE_TOTAL_BYTES = 256 << 20
 _MAX_SYMLINK_HOPS = 40
+#: Largest file :meth:`Root.read_bytes` returns by default; bigger ones are recorded as
+#: missing ("too large") instead of exhausting memory (stream them with ``open_binary``).
+DEFAULT_MAX_READ_BYTES = 256 << 20
+
+
+class FileTooLarge(OSError):
+    """Raised internally when a file exceeds the read limit."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,9 @@ class Root(ABC):
 
     # -- the primitives a subclass provides -------------------------------------------
     @abstractmethod
-    def _read(self, rel: str) -> bytes:
-        """Bytes of a root-relative path; raises OSError (errno tells why) on failure."""
+    def _read(self, rel: str, max_bytes: int) -> bytes:
+        """Bytes of a root-relative path; raises OSError (errno tells why) on failure and
+        :class:`FileTooLarge` beyond ``max_bytes``."""
 
     @abstractmethod
     def _lstat_raw(self, rel: str) -> EntryStat | None:
@@ -140,27 +148,41 @@ class Root(ABC):
             self._missing_seen.add(key)
             self.missing.append(Missing(rel, reason))
 
-    def read_bytes(self, rel: str | os.PathLike[str], *, quiet: bool = False) -> bytes | None:
+    def read_bytes(
+        self,
+        rel: str | os.PathLike[str],
+        *,
+        quiet: bool = False,
+        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+    ) -> bytes | None:
         """File content, or None when it cannot be read.
 
         The reason goes to :attr:`missing` unless ``quiet`` (for optional files whose
-        absence says nothing, e.g. ``speed`` of a virtual interface).
+        absence says nothing, e.g. ``speed`` of a virtual interface). Only regular files
+        are read (a fifo or device in a bundle would block or never end), and none larger
+        than ``max_bytes``.
         """
         path = _normalise(rel)
         try:
-            return self._read(path)
+            return self._read(path, max_bytes)
         except OSError as exc:
             if not quiet:
                 self.record_missing(path, _reason(exc))
             return None
 
-    def read_text(self, rel: str | os.PathLike[str], *, quiet: bool = False) -> str | None:
+    def read_text(
+        self,
+        rel: str | os.PathLike[str],
+        *,
+        quiet: bool = False,
+        max_bytes: int = DEFAULT_MAX_READ_BYTES,
+    ) -> str | None:
         """File content as text, or None (reason recorded).
 
         Stops at the first NUL byte: some captured sysfs files are padded with NULs to the
         page size (pcp's meminfo-root-004). Invalid UTF-8 is replaced, not fatal.
         """
-        data = self.read_bytes(rel, quiet=quiet)
+        data = self.read_bytes(rel, quiet=quiet, max_bytes=max_bytes)
         if data is None:
             return None
         nul = data.find(b"\0")
@@ -241,6 +263,18 @@ class Root(ABC):
         return "/".join(done)
 
 
+def _kind_name(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
 def _reason(exc: OSError) -> str:
     """Plain reason for a failed read."""
     if isinstance(exc, FileNotFoundError | NotADirectoryError):
@@ -249,6 +283,8 @@ def _reason(exc: OSError) -> str:
         return PERMISSION
     if isinstance(exc, IsADirectoryError):
         return "is a directory"
+    if isinstance(exc, FileTooLarge):
+        return str(exc)
     if exc.errno is None and exc.args:
         return str(exc.args[0])
     return f"read error: {exc.strerror or exc}"
@@ -275,18 +311,27 @@ class DirectoryRoot(Root):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", rel)
         return self._os_path(resolved)
 
-    def _read(self, rel: str) -> bytes:
+    def _read(self, rel: str, max_bytes: int) -> bytes:
         path = self._os_path_resolved(rel)
-        # os.open + os.read: /proc and /sys report size 0, so read until EOF.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a fifo must not wait for a writer; it is refused just below.
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
         try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+            if not stat.S_ISREG(mode):
+                raise OSError(f"not a regular file ({_kind_name(mode)})")
+            # os.read until EOF: /proc and /sys report size 0.
             chunks = []
+            total = 0
             while True:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise FileTooLarge(f"too large (more than {max_bytes} bytes)")
                 chunks.append(chunk)
             return b"".join(chunks)
         finally:
@@ -464,7 +509,7 @@ class TarRoot(Root):
         resolved = self.resolve(rel)
         return None if resolved is None else self._entries.get(resolved)
 
-    def _read(self, rel: str) -> bytes:
+    def _read(self, rel: str, max_bytes: int) -> bytes:
         entry = self._entry(rel)
         if entry is None:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", rel)
@@ -472,6 +517,13 @@ class TarRoot(Root):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", rel)
         if entry.kind != "file":
             raise OSError(f"not a regular file ({entry.what})")
+        size = (
+            len(entry.data)
+            if entry.data is not None
+            else (entry.member.size if entry.member else 0)
+        )
+        if size > max_bytes:
+            raise FileTooLarge(f"too large (more than {max_bytes} bytes)")
         if entry.data is not None:
             return entry.data
         with self._open_member(entry) as handle:

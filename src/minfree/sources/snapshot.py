@@ -38,6 +38,9 @@ T = TypeVar("T")
 #: Page sizes Linux uses (x86 4 KiB; arm64/ppc64 16/64 KiB).
 _PAGE_SIZES = (4096, 16384, 65536)
 DEFAULT_PAGE_SIZE = 4096
+#: No /proc or sysctl file minfree parses comes near this (zoneinfo of a 16-node,
+#: 1024-CPU host is a few MiB); anything bigger is garbage and is recorded, not read.
+MAX_PROC_FILE_BYTES = 64 << 20
 
 #: Beyond /proc/sys/vm, the runtime sysctls read on a live host (reading all of /proc/sys
 #: would cost thousands of opens); a bundle's captured /proc/sys is read in full.
@@ -71,7 +74,7 @@ class _Reader:
         self.notes: list[str] = []
 
     def parse(self, rel: str, parser: Callable[[str, str], T], *, quiet: bool = False) -> T | None:
-        text = self.root.read_text(rel, quiet=quiet)
+        text = self.root.read_text(rel, quiet=quiet, max_bytes=MAX_PROC_FILE_BYTES)
         if text is None:
             return None
         try:
