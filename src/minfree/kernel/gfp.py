@@ -33,6 +33,7 @@ Sources: kernel-facts §3.2-3.4 and §4, and the trees and patches listed in
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -742,8 +743,23 @@ def decode_gfp(mask: int, release: str | KernelRelease | None = None,
         (True, '3/8', 'Normal', ('DMA', 'DMA32', 'Normal'))
     """
     _check_mask(mask)
-    if not isinstance(order, int) or order < 0:
+    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
         raise ValueError(f"order must be a non-negative integer, got {order!r}")
+    if isinstance(release, str | KernelRelease | None) and isinstance(printed, str | None):
+        # A log holds the same few masks thousands of times: decode each combination once.
+        # The result is immutable, so sharing it is safe.
+        return _decode_cached(mask, release, printed, order, era)
+    return _decode(mask, release, printed, order, era)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_cached(mask: int, release: str | KernelRelease | None, printed: str | None,
+                   order: int, era: str | GfpEra | None) -> GfpDecoding:
+    return _decode(mask, release, printed, order, era)
+
+
+def _decode(mask: int, release: str | KernelRelease | None, printed: str | None, order: int,
+            era: str | GfpEra | None) -> GfpDecoding:
     if era is not None:
         chosen = get_era(era)
         inferred, reason = False, f"era {chosen.key} chosen by the caller: {chosen.label}"
