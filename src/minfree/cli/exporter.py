@@ -79,7 +79,9 @@ def parse_listen(value: str) -> tuple[str, int]:
         if not sep:
             raise UsageError(f"--listen {value!r}: expected HOST:PORT, e.g. 127.0.0.1:9945")
         if ":" in host:
-            raise UsageError(f"--listen {value!r}: write IPv6 addresses in brackets, e.g. [::1]:9945")
+            raise UsageError(
+                f"--listen {value!r}: write IPv6 addresses in brackets, e.g. [::1]:9945"
+            )
     if not host:
         raise UsageError(
             f"--listen {value!r}: give the address to bind (0.0.0.0 to listen on every interface)"
@@ -122,12 +124,18 @@ def _make_server(host: str, port: int, registry: Any) -> Any:
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path != "/metrics":
-                self._reply(404, b"not found: only /metrics is served\n",
-                            {"Content-Type": "text/plain; charset=utf-8"})
+                self._reply(
+                    404,
+                    b"not found: only /metrics is served\n",
+                    {"Content-Type": "text/plain; charset=utf-8"},
+                )
                 return
             if not slots.acquire(blocking=False):
-                self._reply(503, b"too many concurrent scrapes\n",
-                            {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "1"})
+                self._reply(
+                    503,
+                    b"too many concurrent scrapes\n",
+                    {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "1"},
+                )
                 return
             try:
                 body = exposition(registry)
@@ -140,8 +148,11 @@ def _make_server(host: str, port: int, registry: Any) -> Any:
             self._reply(200, body, headers)
 
         def _not_allowed(self) -> None:
-            self._reply(405, b"method not allowed: only GET\n",
-                        {"Allow": "GET", "Content-Type": "text/plain; charset=utf-8"})
+            self._reply(
+                405,
+                b"method not allowed: only GET\n",
+                {"Allow": "GET", "Content-Type": "text/plain; charset=utf-8"},
+            )
 
         def __getattr__(self, name: str) -> Any:
             # BaseHTTPRequestHandler looks up do_<METHOD>; every method but GET gets 405.
@@ -152,6 +163,9 @@ def _make_server(host: str, port: int, registry: Any) -> Any:
     class Server(ThreadingHTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+        # socketserver's default backlog of 5 drops SYNs when a few dozen scrapers connect
+        # at once; the client then retries after 1, 3, 7 s... and times out.
+        request_queue_size = 128
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     Server.address_family = family
@@ -191,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             server = _make_server(host, port, registry)
         except socket.gaierror as error:
-            raise UsageError(f"--listen {args.listen}: cannot resolve {host!r} ({error.strerror})") from None
+            raise UsageError(
+                f"--listen {args.listen}: cannot resolve {host!r} ({error.strerror})"
+            ) from None
         except OSError as error:
             raise SourceError(f"--listen {args.listen}: cannot bind ({error.strerror})") from None
         stop = threading.Event()
@@ -203,7 +219,11 @@ def run(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGTERM, on_term)
         bound_host, bound_port = server.server_address[:2]
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-        print(f"minfree exporter: serving http://{shown}:{bound_port}/metrics", file=sys.stderr, flush=True)
+        print(
+            f"minfree exporter: serving http://{shown}:{bound_port}/metrics",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             server.serve_forever(poll_interval=0.5)
         finally:
