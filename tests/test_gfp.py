@@ -90,7 +90,7 @@ COMPOSITES = {
     "GFP_TRANSHUGE_LIGHT": {"4.8": 0x342CA, "D": 0x342CA, "E": 0x342CA, "F": 0x1C20CA,
                             "G": 0x1C20CA, "5.14": 0x11C20CA},
     "GFP_TEMPORARY": {"A": 0x800D0, "C": 0x24000D0, "4.10": 0x14000D0, "4.13": 0x14000D0},
-    "GFP_NOWAIT": {"C": 0x2000000, "D": 0x1000000, "E": 0x400000, "F": 0x800, "6.3": 0x800,
+    "GFP_NOWAIT": {"A": 0, "C": 0x2000000, "D": 0x1000000, "E": 0x400000, "F": 0x800, "6.3": 0x800,
                    "6.12": 0x2800, "6.15": 0x2800},
 }
 _FAMILY_OF = {"A'": "A", "B": "A"}
@@ -112,8 +112,20 @@ def test_composites_render_to_their_name_in_every_era(name, era):
         assert era.composite(name) is None, f"{name} should not exist in {era.key}"
         return
     assert era.composite(name) == value
+    if value == 0:  # GFP_NOWAIT before 4.4: a zero mask prints nothing
+        assert format_gfp(value, era) == ""
+        return
     assert format_gfp(value, era) == name
     assert decode_gfp(value, era=era.key).names == name
+
+
+def test_gfp_nowait_is_zero_before_4_4_and_never_printed():
+    for key in ("2.6.32", "rhel6", "3.10", "rhel7"):
+        era = ERAS_BY_KEY[key]
+        assert era.composite("GFP_NOWAIT") == 0
+        assert "GFP_NOWAIT" not in dict(era.table)
+    assert ERAS_BY_KEY["4.4"].composite("GFP_NOWAIT") == 0x2000000
+    assert ERAS_BY_KEY["6.3"].composite("GFP_TEMPORARY") is None
 
 
 def test_every_era_has_the_composites_of_its_column():
