@@ -153,8 +153,9 @@ def rule_page_allocation_failures(d: Diagnosis) -> list[Finding]:
         "processes": sorted({g.process for g in d.failures}),
     }
     evidence = tuple(Evidence(src) for src in _failure_sources(d.failures)[:10])
-    return [Finding("PAGE_ALLOCATION_FAILURES", "critical" if urgent else "warning", params,
-                    evidence)]
+    return [
+        Finding("PAGE_ALLOCATION_FAILURES", "critical" if urgent else "warning", params, evidence)
+    ]
 
 
 def rule_atomic_reserve_exhausted(d: Diagnosis) -> list[Finding]:
@@ -162,20 +163,37 @@ def rule_atomic_reserve_exhausted(d: Diagnosis) -> list[Finding]:
     if not groups:
         return []
     worst = max(groups, key=lambda g: g.deficit_kb or 0)
+    # The allocation would have succeeded in any allowed zone: closest to passing first.
+    failed = sorted(
+        (z for z in worst.zones if z.failed_by == "watermark"),
+        key=lambda z: (z.deficit_kb is None, z.deficit_kb or 0),
+    )
     zones = [
-        {"zone": z.name, "free_kb": z.free_kb, "min_kb": z.min_kb,
-         "effective_min_kb": z.effective_min_kb}
-        for z in worst.zones if z.failed_by == "watermark"
+        {
+            "zone": z.name,
+            "free_kb": z.free_kb,
+            "min_kb": z.min_kb,
+            "effective_min_kb": z.effective_min_kb,
+            "deficit_kb": z.deficit_kb,
+        }
+        for z in failed
     ]
     params = {
+        "atomic": any(g.atomic for g in groups),
         "reports": sum(g.count for g in groups),
         "orders": sorted({g.order for g in groups}),
         "deficit_kb": worst.deficit_kb,
         "zones": zones,
         "process": worst.process,
     }
-    return [Finding("ATOMIC_RESERVE_EXHAUSTED", "critical", params,
-                    tuple(Evidence(s, {"zones": zones}) for s in worst.sources[:3]))]
+    return [
+        Finding(
+            "ATOMIC_RESERVE_EXHAUSTED",
+            "critical",
+            params,
+            tuple(Evidence(s, {"zones": zones}) for s in worst.sources[:3]),
+        )
+    ]
 
 
 def _highest_order_all_zones(d: Diagnosis) -> int | None:
@@ -191,16 +209,29 @@ def rule_high_order_fragmentation(d: Diagnosis) -> list[Finding]:
     if groups:
         orders = sorted({g.order for g in groups})
         zone_detail = [
-            {"zone": z.name, "free_kb": z.free_kb, "min_kb": z.min_kb,
-             "highest_free_order": z.highest_free_order}
-            for g in groups for z in g.zones if z.failed_by == "order"
+            {
+                "zone": z.name,
+                "free_kb": z.free_kb,
+                "min_kb": z.min_kb,
+                "highest_free_order": z.highest_free_order,
+            }
+            for g in groups
+            for z in g.zones
+            if z.failed_by == "order"
         ][:6]
-        findings.append(Finding(
-            "HIGH_ORDER_FRAGMENTATION", "warning",
-            {"orders": orders, "reports": sum(g.count for g in groups), "at": "failure",
-             "zones": zone_detail},
-            tuple(Evidence(s) for s in _failure_sources(groups)[:5]),
-        ))
+        findings.append(
+            Finding(
+                "HIGH_ORDER_FRAGMENTATION",
+                "warning",
+                {
+                    "orders": orders,
+                    "reports": sum(g.count for g in groups),
+                    "at": "failure",
+                    "zones": zone_detail,
+                },
+                tuple(Evidence(s) for s in _failure_sources(groups)[:5]),
+            )
+        )
         return findings
     # 2. Now: a zone with free memory well above its high watermark but no free block of
     # the order the host needs (the orders that failed, else PAGE_ALLOC_COSTLY_ORDER).
@@ -212,15 +243,28 @@ def rule_high_order_fragmentation(d: Diagnosis) -> list[Finding]:
             continue
         if zone.free_pages > zone.high_pages and highest < wanted:
             index = _unusable_index(zone.free_blocks, wanted)
-            findings.append(Finding(
-                "HIGH_ORDER_FRAGMENTATION", "warning",
-                {"orders": [wanted], "at": "now", "zone": zone.name, "node": zone.node,
-                 "free_kb": d.pages_to_kb(zone.free_pages),
-                 "high_kb": d.pages_to_kb(zone.high_pages),
-                 "highest_free_order": highest, "unusable_index": index},
-                (Evidence("proc/buddyinfo", {"zone": zone.name,
-                                             "free_blocks": list(zone.free_blocks)}),),
-            ))
+            findings.append(
+                Finding(
+                    "HIGH_ORDER_FRAGMENTATION",
+                    "warning",
+                    {
+                        "orders": [wanted],
+                        "at": "now",
+                        "zone": zone.name,
+                        "node": zone.node,
+                        "free_kb": d.pages_to_kb(zone.free_pages),
+                        "high_kb": d.pages_to_kb(zone.high_pages),
+                        "highest_free_order": highest,
+                        "unusable_index": index,
+                    },
+                    (
+                        Evidence(
+                            "proc/buddyinfo",
+                            {"zone": zone.name, "free_blocks": list(zone.free_blocks)},
+                        ),
+                    ),
+                )
+            )
     return findings
 
 
@@ -256,12 +300,21 @@ def rule_cache_crowds_free_memory(d: Diagnosis) -> list[Finding]:
             if zone.free_kb <= zone.low_kb * NEAR_WATERMARK_FACTOR and cache >= (
                 CACHE_TO_FREE_RATIO * max(zone.free_kb, 1)
             ):
-                return [Finding(
-                    "CACHE_CROWDS_FREE_MEMORY", "warning",
-                    {"at": "failure", "zone": zone.name, "free_kb": zone.free_kb,
-                     "low_kb": zone.low_kb, "min_kb": zone.min_kb, "file_cache_kb": cache},
-                    tuple(Evidence(s) for s in group.sources[:2]),
-                )]
+                return [
+                    Finding(
+                        "CACHE_CROWDS_FREE_MEMORY",
+                        "warning",
+                        {
+                            "at": "failure",
+                            "zone": zone.name,
+                            "free_kb": zone.free_kb,
+                            "low_kb": zone.low_kb,
+                            "min_kb": zone.min_kb,
+                            "file_cache_kb": cache,
+                        },
+                        tuple(Evidence(s) for s in group.sources[:2]),
+                    )
+                ]
     if mem is None or mem.free_kb is None or mem.file_cache_kb is None or not d.zones:
         return []
     high_sum = d.high_watermark_sum_kb or 0
@@ -274,14 +327,25 @@ def rule_cache_crowds_free_memory(d: Diagnosis) -> list[Finding]:
     big_cache = cache >= CACHE_TO_FREE_RATIO * free and cache >= CACHE_SHARE_OF_RAM * total
     if not (near and big_cache):
         return []
-    return [Finding(
-        "CACHE_CROWDS_FREE_MEMORY", "warning",
-        {"at": "now", "free_kb": free, "low_sum_kb": low_sum, "high_sum_kb": high_sum,
-         "file_cache_kb": cache, "total_kb": total,
-         "cache_percent": round(100 * cache / total, 1)},
-        (Evidence(mem.source, {"MemFree": free, "file cache": cache, "MemTotal": total}),
-         Evidence("proc/zoneinfo", {"sum of low": low_sum, "sum of high": high_sum})),
-    )]
+    return [
+        Finding(
+            "CACHE_CROWDS_FREE_MEMORY",
+            "warning",
+            {
+                "at": "now",
+                "free_kb": free,
+                "low_sum_kb": low_sum,
+                "high_sum_kb": high_sum,
+                "file_cache_kb": cache,
+                "total_kb": total,
+                "cache_percent": round(100 * cache / total, 1),
+            },
+            (
+                Evidence(mem.source, {"MemFree": free, "file cache": cache, "MemTotal": total}),
+                Evidence("proc/zoneinfo", {"sum of low": low_sum, "sum of high": high_sum}),
+            ),
+        )
+    ]
 
 
 def rule_kswapd_falling_behind(d: Diagnosis) -> list[Finding]:
@@ -298,9 +362,22 @@ def rule_kswapd_falling_behind(d: Diagnosis) -> list[Finding]:
         "allocation_rate_kb_s": round(d.pages_to_kb(1) * r.rate_per_s(r.pgalloc), 1),
         "watermark_scale_factor": d.sysctl_int("vm.watermark_scale_factor"),
     }
-    return [Finding("KSWAPD_FALLING_BEHIND", "warning", params,
-                    (Evidence(r.source, {k: params[k] for k in (
-                        "allocstall", "pgscan_direct", "kswapd_low_wmark_hit_quickly")}),))]
+    return [
+        Finding(
+            "KSWAPD_FALLING_BEHIND",
+            "warning",
+            params,
+            (
+                Evidence(
+                    r.source,
+                    {
+                        k: params[k]
+                        for k in ("allocstall", "pgscan_direct", "kswapd_low_wmark_hit_quickly")
+                    },
+                ),
+            ),
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -313,10 +390,14 @@ def rule_min_free_below_default(d: Diagnosis) -> list[Finding]:
     default = d.kernel_default_min_free_kb
     if current is None or default is None or current >= default:
         return []
-    return [Finding("MIN_FREE_BELOW_KERNEL_DEFAULT", "warning",
-                    {"current_kb": current, "default_kb": default,
-                     "formula": d.kernel_default_formula},
-                    (_sysctl_evidence(d, "vm.min_free_kbytes"),))]
+    return [
+        Finding(
+            "MIN_FREE_BELOW_KERNEL_DEFAULT",
+            "warning",
+            {"current_kb": current, "default_kb": default, "formula": d.kernel_default_formula},
+            (_sysctl_evidence(d, "vm.min_free_kbytes"),),
+        )
+    ]
 
 
 def rule_min_free_too_high(d: Diagnosis) -> list[Finding]:
@@ -331,18 +412,21 @@ def rule_min_free_too_high(d: Diagnosis) -> list[Finding]:
     # MemAvailable is already net of the watermarks' reserve; when what is left for
     # applications is smaller than the reserve itself, a modest growth of anonymous
     # memory meets the OOM killer before reclaim can help.
-    starves = (high_sum is not None and available is not None and available < high_sum)
+    starves = high_sum is not None and available is not None and available < high_sum
     if not (over_share or starves):
         return []
     params = {
-        "current_kb": current, "total_kb": total, "percent_of_ram": round(percent, 2),
-        "limit_percent": TOO_HIGH_FRACTION * 100, "high_sum_kb": high_sum,
-        "available_kb": available, "reason": "share" if over_share else "available",
+        "current_kb": current,
+        "total_kb": total,
+        "percent_of_ram": round(percent, 2),
+        "limit_percent": TOO_HIGH_FRACTION * 100,
+        "high_sum_kb": high_sum,
+        "available_kb": available,
+        "reason": "share" if over_share else "available",
     }
     evidence = [_sysctl_evidence(d, "vm.min_free_kbytes")]
     if d.memory is not None:
-        evidence.append(Evidence(d.memory.source, {"MemTotal": total,
-                                                   "MemAvailable": available}))
+        evidence.append(Evidence(d.memory.source, {"MemTotal": total, "MemAvailable": available}))
     return [Finding("MIN_FREE_TOO_HIGH", "warning", params, tuple(evidence))]
 
 
@@ -368,25 +452,45 @@ def rule_min_free_raised_by_thp(d: Diagnosis) -> list[Finding]:
     raised = current == thp_value and (default is None or thp_value > default)
     if not (raised or overridden_user):
         return []
-    params = {"current_kb": current, "thp_kb": thp_value, "default_kb": default,
-              "configured_kb": configured, "thp_enabled": d.thp_enabled,
-              "formula": d.thp_formula}
-    evidence = [_sysctl_evidence(d, "vm.min_free_kbytes"),
-                Evidence("sys/kernel/mm/transparent_hugepage/enabled",
-                         {"enabled": d.thp_enabled})]
+    params = {
+        "current_kb": current,
+        "thp_kb": thp_value,
+        "default_kb": default,
+        "configured_kb": configured,
+        "thp_enabled": d.thp_enabled,
+        "formula": d.thp_formula,
+    }
+    evidence = [
+        _sysctl_evidence(d, "vm.min_free_kbytes"),
+        Evidence("sys/kernel/mm/transparent_hugepage/enabled", {"enabled": d.thp_enabled}),
+    ]
     if definition is not None:
-        evidence.append(Evidence(f"{definition.path}:{definition.line}",
-                                 {"vm.min_free_kbytes": definition.value}))
-    return [Finding("MIN_FREE_RAISED_BY_THP", "notice" if overridden_user else "info",
-                    params, tuple(evidence))]
+        evidence.append(
+            Evidence(
+                f"{definition.path}:{definition.line}", {"vm.min_free_kbytes": definition.value}
+            )
+        )
+    return [
+        Finding(
+            "MIN_FREE_RAISED_BY_THP",
+            "notice" if overridden_user else "info",
+            params,
+            tuple(evidence),
+        )
+    ]
 
 
 def _boot_default(d: Diagnosis, key: str) -> str | None:
     """What a key is after boot when no file sets it (kernel default), when known."""
     if key == "vm.min_free_kbytes":
-        values = [v for v in (d.kernel_default_min_free_kb,
-                              d.thp_recommended_min_free_kb if d.thp_active else None)
-                  if v is not None]
+        values = [
+            v
+            for v in (
+                d.kernel_default_min_free_kb,
+                d.thp_recommended_min_free_kb if d.thp_active else None,
+            )
+            if v is not None
+        ]
         return str(max(values)) if values else None
     try:
         from minfree.kernel import sysctl_catalog
@@ -413,7 +517,9 @@ def rule_setting_will_not_survive_reboot(d: Diagnosis) -> list[Finding]:
         runtime = d.sysctl.get(key)
         if runtime is None:
             continue
-        if d.boot.boot_tool == "procps" or (d.boot.boot_tool is None and boot.systemd_value is None):
+        if d.boot.boot_tool == "procps" or (
+            d.boot.boot_tool is None and boot.systemd_value is None
+        ):
             boot_value, winner = boot.procps_value, boot.procps_winner
         else:
             boot_value, winner = boot.systemd_value, boot.systemd_winner
@@ -421,15 +527,23 @@ def rule_setting_will_not_survive_reboot(d: Diagnosis) -> list[Finding]:
         if boot_value is None:
             boot_value = _boot_default(d, key)
             from_default = True
-        if (key == "vm.min_free_kbytes" and d.thp_active and boot_value is not None
-                and d.thp_recommended_min_free_kb is not None):
+        if (
+            key == "vm.min_free_kbytes"
+            and d.thp_active
+            and boot_value is not None
+            and d.thp_recommended_min_free_kb is not None
+        ):
             # khugepaged raises whatever boot wrote up to its recommendation (kernel-facts
             # §1.2), so a lower configured value still ends at the THP value after boot.
             with contextlib.suppress(ValueError):
                 boot_value = str(max(int(boot_value), d.thp_recommended_min_free_kb))
-        if (key == "vm.min_free_kbytes" and from_default and d.thp_active is None
-                and runtime.strip() in (str(d.kernel_default_min_free_kb),
-                                        str(d.thp_recommended_min_free_kb))):
+        if (
+            key == "vm.min_free_kbytes"
+            and from_default
+            and d.thp_active is None
+            and runtime.strip()
+            in (str(d.kernel_default_min_free_kb), str(d.thp_recommended_min_free_kb))
+        ):
             # THP state not captured: either kernel value may be what boot gives.
             continue
         if boot_value is None or _same_value(runtime, boot_value):
@@ -438,16 +552,25 @@ def rule_setting_will_not_survive_reboot(d: Diagnosis) -> list[Finding]:
         if winner is not None:
             evidence.append(Evidence(f"{winner.path}:{winner.line}", {key: winner.value}))
         for over in boot.overridden[:4]:
-            evidence.append(Evidence(f"{over.path}:{over.line}", {key: over.value,
-                                                                   "overridden": True}))
-        findings.append(Finding(
-            "SETTING_WILL_NOT_SURVIVE_REBOOT", "warning",
-            {"sysctl": key, "runtime": runtime, "boot": boot_value,
-             "boot_from": None if winner is None else f"{winner.path}:{winner.line}",
-             "boot_is_kernel_default": from_default,
-             "procps_boot": boot.procps_value, "systemd_boot": boot.systemd_value},
-            tuple(evidence),
-        ))
+            evidence.append(
+                Evidence(f"{over.path}:{over.line}", {key: over.value, "overridden": True})
+            )
+        findings.append(
+            Finding(
+                "SETTING_WILL_NOT_SURVIVE_REBOOT",
+                "warning",
+                {
+                    "sysctl": key,
+                    "runtime": runtime,
+                    "boot": boot_value,
+                    "boot_from": None if winner is None else f"{winner.path}:{winner.line}",
+                    "boot_is_kernel_default": from_default,
+                    "procps_boot": boot.procps_value,
+                    "systemd_boot": boot.systemd_value,
+                },
+                tuple(evidence),
+            )
+        )
     return findings
 
 
@@ -458,32 +581,43 @@ def rule_sysctl_conf_not_read(d: Diagnosis) -> list[Finding]:
         # procps `sysctl --system` reads it last; an unknown init gives no grounds to warn.
         return []
     definitions = d.boot.sysctl_conf_definitions
-    params = {"keys": [k for k, _ in definitions],
-              "values": {k: v.value for k, v in definitions}}
+    params = {"keys": [k for k, _ in definitions], "values": {k: v.value for k, v in definitions}}
     evidence = tuple(Evidence(f"{v.path}:{v.line}", {k: v.value}) for k, v in definitions[:8])
     if not evidence:
         evidence = (Evidence("etc/sysctl.d", {"99-sysctl.conf": "absent"}),)
-    return [Finding("SYSCTL_CONF_NOT_READ_AT_BOOT", "warning" if definitions else "notice",
-                    params, evidence)]
+    return [
+        Finding(
+            "SYSCTL_CONF_NOT_READ_AT_BOOT", "warning" if definitions else "notice", params, evidence
+        )
+    ]
 
 
 def rule_zone_reclaim(d: Diagnosis) -> list[Finding]:
     mode = d.sysctl_int("vm.zone_reclaim_mode")
     if not mode or d.numa_nodes < 2:
         return []
-    return [Finding("ZONE_RECLAIM_ENABLED", "warning",
-                    {"zone_reclaim_mode": mode, "numa_nodes": d.numa_nodes},
-                    (_sysctl_evidence(d, "vm.zone_reclaim_mode"),))]
+    return [
+        Finding(
+            "ZONE_RECLAIM_ENABLED",
+            "warning",
+            {"zone_reclaim_mode": mode, "numa_nodes": d.numa_nodes},
+            (_sysctl_evidence(d, "vm.zone_reclaim_mode"),),
+        )
+    ]
 
 
 def rule_thp_defrag_always(d: Diagnosis) -> list[Finding]:
     if d.thp_defrag != "always":
         return []
     severity = "warning" if d.profile == "aerospike" else "notice"
-    return [Finding("THP_DEFRAG_ALWAYS", severity,
-                    {"defrag": d.thp_defrag, "enabled": d.thp_enabled},
-                    (Evidence("sys/kernel/mm/transparent_hugepage/defrag",
-                              {"defrag": d.thp_defrag}),))]
+    return [
+        Finding(
+            "THP_DEFRAG_ALWAYS",
+            severity,
+            {"defrag": d.thp_defrag, "enabled": d.thp_enabled},
+            (Evidence("sys/kernel/mm/transparent_hugepage/defrag", {"defrag": d.thp_defrag}),),
+        )
+    ]
 
 
 def rule_swappiness(d: Diagnosis) -> list[Finding]:
@@ -500,9 +634,14 @@ def rule_swappiness(d: Diagnosis) -> list[Finding]:
         problem = "prefers_swapping"
     if problem is None:
         return []
-    return [Finding("SWAPPINESS", "notice",
-                    {"swappiness": value, "problem": problem, "swap_total_kb": swap},
-                    (_sysctl_evidence(d, "vm.swappiness"),))]
+    return [
+        Finding(
+            "SWAPPINESS",
+            "notice",
+            {"swappiness": value, "problem": problem, "swap_total_kb": swap},
+            (_sysctl_evidence(d, "vm.swappiness"),),
+        )
+    ]
 
 
 def rule_vfs_cache_pressure(d: Diagnosis) -> list[Finding]:
@@ -517,9 +656,14 @@ def rule_vfs_cache_pressure(d: Diagnosis) -> list[Finding]:
         problem, severity = "high", "notice"
     else:
         return []
-    return [Finding("VFS_CACHE_PRESSURE", severity, {"vfs_cache_pressure": value,
-                                                      "problem": problem},
-                    (_sysctl_evidence(d, "vm.vfs_cache_pressure"),))]
+    return [
+        Finding(
+            "VFS_CACHE_PRESSURE",
+            severity,
+            {"vfs_cache_pressure": value, "problem": problem},
+            (_sysctl_evidence(d, "vm.vfs_cache_pressure"),),
+        )
+    ]
 
 
 def aerospike_min_free_kb(d: Diagnosis) -> int:
@@ -536,16 +680,25 @@ def rule_aerospike_best_practices(d: Diagnosis) -> list[Finding]:
     source = "aerospike-server cf/src/os.c cf_os_best_practices_checks()"
 
     def add(check: str, current: Any, required: str, evidence: Evidence) -> None:
-        findings.append(Finding("AEROSPIKE_BEST_PRACTICE", "warning",
-                                {"check": check, "current": current, "required": required,
-                                 "rule_source": source}, (evidence,)))
+        findings.append(
+            Finding(
+                "AEROSPIKE_BEST_PRACTICE",
+                "warning",
+                {"check": check, "current": current, "required": required, "rule_source": source},
+                (evidence,),
+            )
+        )
 
     min_free = d.sysctl_int("vm.min_free_kbytes")
     needed = aerospike_min_free_kb(d)
     if min_free is not None and min_free < needed:
         origin = d.aerospike.source if d.aerospike else "Aerospike default stage size 1 GiB"
-        add("min_free_kbytes", min_free, f">= {needed}",
-            Evidence(d.sysctl_source, {"vm.min_free_kbytes": min_free, "threshold_from": origin}))
+        add(
+            "min_free_kbytes",
+            min_free,
+            f">= {needed}",
+            Evidence(d.sysctl_source, {"vm.min_free_kbytes": min_free, "threshold_from": origin}),
+        )
     swappiness = d.sysctl_int("vm.swappiness")
     if swappiness not in (None, 0):
         add("swappiness", swappiness, "0", _sysctl_evidence(d, "vm.swappiness"))
@@ -555,16 +708,28 @@ def rule_aerospike_best_practices(d: Diagnosis) -> list[Finding]:
     for name, value in (("thp_enabled", d.thp_enabled), ("thp_defrag", d.thp_defrag)):
         if value is not None and value not in AEROSPIKE_THP_ALLOWED:
             leaf = name.split("_")[1]
-            add(name, value, "never or madvise",
-                Evidence(f"sys/kernel/mm/transparent_hugepage/{leaf}", {leaf: value}))
+            add(
+                name,
+                value,
+                "never or madvise",
+                Evidence(f"sys/kernel/mm/transparent_hugepage/{leaf}", {leaf: value}),
+            )
     max_map = d.sysctl_int("vm.max_map_count")
     if max_map is not None and max_map < AEROSPIKE_MAX_MAP_COUNT:
-        add("max_map_count", max_map, f">= {AEROSPIKE_MAX_MAP_COUNT}",
-            _sysctl_evidence(d, "vm.max_map_count"))
+        add(
+            "max_map_count",
+            max_map,
+            f">= {AEROSPIKE_MAX_MAP_COUNT}",
+            _sysctl_evidence(d, "vm.max_map_count"),
+        )
     somaxconn = d.sysctl_int("net.core.somaxconn")
     if somaxconn is not None and somaxconn < AEROSPIKE_SOMAXCONN:
-        add("somaxconn", somaxconn, f">= {AEROSPIKE_SOMAXCONN}",
-            _sysctl_evidence(d, "net.core.somaxconn"))
+        add(
+            "somaxconn",
+            somaxconn,
+            f">= {AEROSPIKE_SOMAXCONN}",
+            _sysctl_evidence(d, "net.core.somaxconn"),
+        )
     return findings
 
 

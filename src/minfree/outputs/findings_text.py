@@ -45,106 +45,148 @@ def _paf(p: Mapping[str, Any]) -> str:
     by_order = ", ".join(f"order {o}: {n}" for o, n in p["by_order"].items())
     contexts = ", ".join(f"{c} ({n})" for c, n in list(p["by_context"].items())[:3])
     suppressed = f", {p['suppressed']:,} more hidden by rate limiting" if p["suppressed"] else ""
-    return (f"{p['total']:,} page allocation failures in the kernel log ({by_order}{suppressed});"
-            f" contexts: {contexts}")
+    return (
+        f"{p['total']:,} page allocation failures in the kernel log ({by_order}{suppressed});"
+        f" contexts: {contexts}"
+    )
 
 
 def _are(p: Mapping[str, Any]) -> str:
-    zones = "; ".join(
-        f"{z['zone']} had {fmt_kb(z['free_kb'])} free against a reduced min of "
-        f"{fmt_kb(z['effective_min_kb'])}" for z in p["zones"][:2] if z.get("effective_min_kb")
-        is not None)
-    deficit = (f", {fmt_kb(p['deficit_kb'])} short" if p.get("deficit_kb") else "")
-    return (f"{p['reports']:,} failure report(s) of order {_orders(p['orders'])} happened with "
-            f"free memory under the reserve atomic callers may use{deficit}"
-            + (f" ({zones})" if zones else ""))
+    zones = p.get("zones") or []
+    closest = ""
+    if zones:
+        z = zones[0]
+        short = f", {fmt_kb(z['deficit_kb'])} short" if z.get("deficit_kb") is not None else ""
+        closest = (
+            f" (closest zone {z['zone']}: {fmt_kb(z['free_kb'])} free, min "
+            f"{fmt_kb(z['min_kb'])}{short} once lowmem_reserve is counted)"
+        )
+    which = (
+        "the part of the reserve atomic callers may use" if p.get("atomic") else "the min watermark"
+    )
+    return (
+        f"{p['reports']:,} failure report(s) of order {_orders(p['orders'])} happened with "
+        f"free memory under {which} in every allowed zone{closest}"
+    )
 
 
 def _hof(p: Mapping[str, Any]) -> str:
     if p.get("at") == "failure":
-        return (f"{p['reports']:,} failure(s) of order {_orders(p['orders'])} had enough free "
-                "memory but no free block of that order: memory is fragmented")
+        return (
+            f"{p['reports']:,} failure(s) of order {_orders(p['orders'])} had enough free "
+            "memory but no free block of that order: memory is fragmented"
+        )
     index = p.get("unusable_index")
     index_text = f", unusable free space index {index:.3f}" if index is not None else ""
-    return (f"{p['zone']} (node {p['node']}) has {fmt_kb(p['free_kb'])} free, above its high "
-            f"watermark, but its largest free block is order {p['highest_free_order']} "
-            f"(order {_orders(p['orders'])} wanted{index_text})")
+    return (
+        f"{p['zone']} (node {p['node']}) has {fmt_kb(p['free_kb'])} free, above its high "
+        f"watermark, but its largest free block is order {p['highest_free_order']} "
+        f"(order {_orders(p['orders'])} wanted{index_text})"
+    )
 
 
 def _ccfm(p: Mapping[str, Any]) -> str:
     if p.get("at") == "failure":
-        return (f"at failure time {p['zone']} had {fmt_kb(p['free_kb'])} free (low watermark "
-                f"{fmt_kb(p['low_kb'])}) while {fmt_kb(p['file_cache_kb'])} sat in the page "
-                "cache: reclaim could not keep up, and atomic callers cannot wait for it")
-    return (f"free memory is {fmt_kb(p['free_kb'])}, near the watermarks (high sum "
-            f"{fmt_kb(p['high_sum_kb'])}), while the page cache holds "
-            f"{fmt_kb(p['file_cache_kb'])} ({p['cache_percent']}% of RAM): the classic set-up "
-            "for atomic allocation failures")
+        return (
+            f"at failure time {p['zone']} had {fmt_kb(p['free_kb'])} free (low watermark "
+            f"{fmt_kb(p['low_kb'])}) while {fmt_kb(p['file_cache_kb'])} sat in the page "
+            "cache: reclaim could not keep up, and atomic callers cannot wait for it"
+        )
+    return (
+        f"free memory is {fmt_kb(p['free_kb'])}, near the watermarks (high sum "
+        f"{fmt_kb(p['high_sum_kb'])}), while the page cache holds "
+        f"{fmt_kb(p['file_cache_kb'])} ({p['cache_percent']}% of RAM): the classic set-up "
+        "for atomic allocation failures"
+    )
 
 
 def _kfb(p: Mapping[str, Any]) -> str:
-    return (f"over {p['interval_s']:g} s: {p['allocstall']:,} direct-reclaim stalls, "
-            f"{p['pgscan_direct']:,} pages scanned directly, kswapd woken at low and hit min "
-            f"quickly {p['kswapd_low_wmark_hit_quickly']:,} times; allocations run at "
-            f"{fmt_kb(p['allocation_rate_kb_s'])}/s")
+    return (
+        f"over {p['interval_s']:g} s: {p['allocstall']:,} direct-reclaim stalls, "
+        f"{p['pgscan_direct']:,} pages scanned directly, kswapd woken at low and hit min "
+        f"quickly {p['kswapd_low_wmark_hit_quickly']:,} times; allocations run at "
+        f"{fmt_kb(p['allocation_rate_kb_s'])}/s"
+    )
 
 
 def _mfbd(p: Mapping[str, Any]) -> str:
-    return (f"vm.min_free_kbytes is {p['current_kb']:,} kB, below the kernel default of "
-            f"{p['default_kb']:,} kB for this memory size")
+    return (
+        f"vm.min_free_kbytes is {p['current_kb']:,} kB, below the kernel default of "
+        f"{p['default_kb']:,} kB for this memory size"
+    )
 
 
 def _mfth(p: Mapping[str, Any]) -> str:
     if p.get("reason") == "share":
-        return (f"vm.min_free_kbytes is {fmt_kb(p['current_kb'])}, {p['percent_of_ram']}% of "
-                f"RAM (more than {p['limit_percent']:g}%): memory kept free that applications "
-                "cannot use, and an OOM risk")
-    return (f"the high watermarks hold {fmt_kb(p['high_sum_kb'])} while only "
-            f"{fmt_kb(p['available_kb'])} is available: the reserve leaves little room before "
-            "the OOM killer")
+        return (
+            f"vm.min_free_kbytes is {fmt_kb(p['current_kb'])}, {p['percent_of_ram']}% of "
+            f"RAM (more than {p['limit_percent']:g}%): memory kept free that applications "
+            "cannot use, and an OOM risk"
+        )
+    return (
+        f"the high watermarks hold {fmt_kb(p['high_sum_kb'])} while only "
+        f"{fmt_kb(p['available_kb'])} is available: the reserve leaves little room before "
+        "the OOM killer"
+    )
 
 
 def _mfrt(p: Mapping[str, Any]) -> str:
     if p.get("configured_kb") is not None and p["configured_kb"] < p["thp_kb"]:
-        return (f"the configured {p['configured_kb']:,} kB is overridden: with THP "
-                f"'{p['thp_enabled']}', khugepaged raises vm.min_free_kbytes to "
-                f"{p['thp_kb']:,} kB")
-    return (f"vm.min_free_kbytes is {p['current_kb']:,} kB because THP is '{p['thp_enabled']}':"
-            f" khugepaged raised it from the default of {p['default_kb'] or '?'} kB")
+        return (
+            f"the configured {p['configured_kb']:,} kB is overridden: with THP "
+            f"'{p['thp_enabled']}', khugepaged raises vm.min_free_kbytes to "
+            f"{p['thp_kb']:,} kB"
+        )
+    return (
+        f"vm.min_free_kbytes is {p['current_kb']:,} kB because THP is '{p['thp_enabled']}':"
+        f" khugepaged raised it from the default of {p['default_kb'] or '?'} kB"
+    )
 
 
 def _swnsr(p: Mapping[str, Any]) -> str:
-    where = p.get("boot_from") or ("the kernel default" if p.get("boot_is_kernel_default")
-                                   else "the boot configuration")
-    return (f"{p['sysctl']} is {p['runtime']} now, but the next boot sets {p['boot']} "
-            f"(from {where})")
+    where = p.get("boot_from") or (
+        "the kernel default" if p.get("boot_is_kernel_default") else "the boot configuration"
+    )
+    return f"{p['sysctl']} is {p['runtime']} now, but the next boot sets {p['boot']} (from {where})"
 
 
 def _scnrab(p: Mapping[str, Any]) -> str:
     if p.get("keys"):
-        return ("systemd-sysctl does not read /etc/sysctl.conf here (no 99-sysctl.conf link), so "
-                f"its settings ({', '.join(p['keys'][:5])}) are not applied at boot")
-    return ("systemd-sysctl does not read /etc/sysctl.conf here (no 99-sysctl.conf link): "
-            "anything added there will not survive a reboot")
+        return (
+            "systemd-sysctl does not read /etc/sysctl.conf here (no 99-sysctl.conf link), so "
+            f"its settings ({', '.join(p['keys'][:5])}) are not applied at boot"
+        )
+    return (
+        "systemd-sysctl does not read /etc/sysctl.conf here (no 99-sysctl.conf link): "
+        "anything added there will not survive a reboot"
+    )
 
 
 def _zre(p: Mapping[str, Any]) -> str:
-    return (f"vm.zone_reclaim_mode is {p['zone_reclaim_mode']} on a {p['numa_nodes']}-node host: "
-            "the kernel reclaims page cache on the local node instead of using free memory "
-            "on the others")
+    return (
+        f"vm.zone_reclaim_mode is {p['zone_reclaim_mode']} on a {p['numa_nodes']}-node host: "
+        "the kernel reclaims page cache on the local node instead of using free memory "
+        "on the others"
+    )
 
 
 def _tda(p: Mapping[str, Any]) -> str:
-    return ("THP defrag is 'always': every huge page fault may compact memory directly, "
-            "stalling the allocating task")
+    return (
+        "THP defrag is 'always': every huge page fault may compact memory directly, "
+        "stalling the allocating task"
+    )
 
 
 def _swp(p: Mapping[str, Any]) -> str:
     if p["problem"] == "zero_with_swap":
-        return ("vm.swappiness is 0 with swap configured: since 3.5 the kernel then prefers the "
-                "OOM killer to swapping anonymous memory")
-    return (f"vm.swappiness is {p['swappiness']}: the kernel swaps application memory rather "
-            "than dropping page cache")
+        return (
+            "vm.swappiness is 0 with swap configured: since 3.5 the kernel then prefers the "
+            "OOM killer to swapping anonymous memory"
+        )
+    return (
+        f"vm.swappiness is {p['swappiness']}: the kernel swaps application memory rather "
+        "than dropping page cache"
+    )
 
 
 def _vcp(p: Mapping[str, Any]) -> str:
@@ -152,10 +194,14 @@ def _vcp(p: Mapping[str, Any]) -> str:
     if p["problem"] == "zero":
         return "vm.vfs_cache_pressure is 0: dentries and inodes are never reclaimed (OOM risk)"
     if p["problem"] == "low":
-        return (f"vm.vfs_cache_pressure is {value}: dentry and inode caches are kept over page "
-                "cache and can crowd out free memory")
-    return (f"vm.vfs_cache_pressure is {value}: far above 100, reclaim of dentries and inodes "
-            "costs lock contention")
+        return (
+            f"vm.vfs_cache_pressure is {value}: dentry and inode caches are kept over page "
+            "cache and can crowd out free memory"
+        )
+    return (
+        f"vm.vfs_cache_pressure is {value}: far above 100, reclaim of dentries and inodes "
+        "costs lock contention"
+    )
 
 
 _AEROSPIKE_CHECKS = {
@@ -171,9 +217,11 @@ _AEROSPIKE_CHECKS = {
 
 def _abp(p: Mapping[str, Any]) -> str:
     name = _AEROSPIKE_CHECKS.get(p["check"], p["check"])
-    return (f"Aerospike best practice: {name} is {p['current']}, Aerospike requires "
-            f"{p['required']} (asd logs 'failed best-practices' and refuses to start with "
-            "enforce-best-practices)")
+    return (
+        f"Aerospike best practice: {name} is {p['current']}, Aerospike requires "
+        f"{p['required']} (asd logs 'failed best-practices' and refuses to start with "
+        "enforce-best-practices)"
+    )
 
 
 SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {

@@ -65,7 +65,12 @@ APPLY_OPTIONS: dict[str, str] = {
 }
 
 RULE_ORDER: tuple[str, ...] = (
-    "kernel_default", "thp", "atomic_burst", "aerospike", "oracle", "failure_deficit",
+    "kernel_default",
+    "thp",
+    "atomic_burst",
+    "aerospike",
+    "oracle",
+    "failure_deficit",
     "simulated",
 )
 
@@ -118,11 +123,16 @@ class CostBenefit:
     @property
     def kswapd_head_start_gain_kb(self) -> int | None:
         """Growth of the low-min gap: how much earlier kswapd starts before min is reached."""
-        if None in (self.low_sum_now_kb, self.low_sum_new_kb, self.min_sum_now_kb,
-                    self.min_sum_new_kb):
+        if None in (
+            self.low_sum_now_kb,
+            self.low_sum_new_kb,
+            self.min_sum_now_kb,
+            self.min_sum_new_kb,
+        ):
             return None
         return (self.low_sum_new_kb - self.min_sum_new_kb) - (  # type: ignore[operator]
-            self.low_sum_now_kb - self.min_sum_now_kb)  # type: ignore[operator]
+            self.low_sum_now_kb - self.min_sum_now_kb
+        )  # type: ignore[operator]
 
     @property
     def cost_kb(self) -> int | None:
@@ -136,8 +146,7 @@ class CostBenefit:
         """Growth of the part of min that only atomic callers may use (5/8 of min)."""
         if self.min_sum_now_kb is None or self.min_sum_new_kb is None:
             return None
-        return (self.min_sum_new_kb - self.min_sum_now_kb) * ATOMIC_SHARE_NUM // (
-            ATOMIC_SHARE_DEN)
+        return (self.min_sum_new_kb - self.min_sum_now_kb) * ATOMIC_SHARE_NUM // (ATOMIC_SHARE_DEN)
 
 
 @dataclass(frozen=True)
@@ -171,8 +180,9 @@ class RecommendationSet:
             if not r.applicable:
                 continue
             option = APPLY_OPTIONS.get(r.sysctl)
-            parts.append(f"{option} {r.recommended}" if option else
-                         f"--set {r.sysctl}={r.recommended}")
+            parts.append(
+                f"{option} {r.recommended}" if option else f"--set {r.sysctl}={r.recommended}"
+            )
         if not parts:
             return None
         if self.allow_high_needed:
@@ -208,8 +218,13 @@ def make_predictor(d: Diagnosis) -> WatermarkPredictor | None:
     def predict(min_free_kb: int, wsf: int | None = None) -> tuple[int, int, int] | None:
         try:
             predicted = watermarks.predict_host(
-                zones, sysctl, release=release, page_size_bytes=d.page_size_bytes,
-                min_free_kbytes=min_free_kb, watermark_scale_factor=wsf)
+                zones,
+                sysctl,
+                release=release,
+                page_size_bytes=d.page_size_bytes,
+                min_free_kbytes=min_free_kb,
+                watermark_scale_factor=wsf,
+            )
         except ValueError:  # a sysctl the formulas need is unknown for this host
             return None
         mins = sum(p.min_pages for p in predicted)
@@ -235,7 +250,8 @@ def _has_atomic_trouble(d: Diagnosis, findings: Sequence[Finding]) -> bool:
 
 def candidate_kernel_default(d: Diagnosis) -> Candidate:
     return Candidate(
-        "kernel_default", d.kernel_default_min_free_kb,
+        "kernel_default",
+        d.kernel_default_min_free_kb,
         d.kernel_default_formula or "4 x sqrt(lowmem kB), clamped to [128, 65536 or 262144]",
         {"lowmem_kb": sum(d.pages_to_kb(z.managed_pages or 0) for z in d.lowmem_zones())},
         supported=d.kernel_default_min_free_kb is not None,
@@ -247,12 +263,16 @@ def candidate_kernel_default(d: Diagnosis) -> Candidate:
 def candidate_thp(d: Diagnosis) -> Candidate:
     active = bool(d.thp_active)
     return Candidate(
-        "thp", d.thp_recommended_min_free_kb,
+        "thp",
+        d.thp_recommended_min_free_kb,
         d.thp_formula or "11 x pageblock pages x populated zones, at most 5% of lowmem",
         {"thp_enabled": d.thp_enabled},
         supported=active and d.thp_recommended_min_free_kb is not None,
-        why=("khugepaged sets this itself while THP is enabled" if active
-             else "THP is off: khugepaged does not raise the value"),
+        why=(
+            "khugepaged sets this itself while THP is enabled"
+            if active
+            else "THP is off: khugepaged does not raise the value"
+        ),
         sources=("mm/khugepaged.c set_recommended_min_free_kbytes()",),
     )
 
@@ -261,24 +281,45 @@ def candidate_atomic_burst(d: Diagnosis, findings: Sequence[Finding]) -> Candida
     burst = rings_from_interfaces(d.interfaces)
     formula = "8/5 x sum over interfaces(RX queues x ring size x buffer bytes for the MTU)"
     if not burst.rings:
-        return Candidate("atomic_burst", None, formula,
-                         {"interfaces": 0}, why="no physical interface known",
-                         sources=("recommend/nic.py",))
+        return Candidate(
+            "atomic_burst",
+            None,
+            formula,
+            {"interfaces": 0},
+            why="no physical interface known",
+            sources=("recommend/nic.py",),
+        )
     kb = ceil_div(burst.total_kb * ATOMIC_SHARE_DEN, ATOMIC_SHARE_NUM)
     inputs = {
         "interfaces": [
-            {"name": r.name, "driver": r.driver, "mtu": r.mtu, "queues": r.queues,
-             "ring": r.ring, "ring_source": r.ring_source, "buffer_bytes": r.buffer_bytes}
+            {
+                "name": r.name,
+                "driver": r.driver,
+                "mtu": r.mtu,
+                "queues": r.queues,
+                "ring": r.ring,
+                "ring_source": r.ring_source,
+                "buffer_bytes": r.buffer_bytes,
+            }
             for r in burst.rings
         ],
         "burst_kb": burst.total_kb,
         "assumptions": list(burst.assumptions),
     }
     supported = _has_atomic_trouble(d, findings) or aerospike_evidence(d) is not None
-    return Candidate("atomic_burst", kb, formula, inputs, supported=supported,
-                     why=("atomic allocations are failing or at risk on this host"
-                          if supported else "no sign of atomic trouble: shown for reference"),
-                     sources=tuple(sorted({r.ring_source for r in burst.rings})))
+    return Candidate(
+        "atomic_burst",
+        kb,
+        formula,
+        inputs,
+        supported=supported,
+        why=(
+            "atomic allocations are failing or at risk on this host"
+            if supported
+            else "no sign of atomic trouble: shown for reference"
+        ),
+        sources=tuple(sorted({r.ring_source for r in burst.rings})),
+    )
 
 
 def aerospike_evidence(d: Diagnosis) -> str | None:
@@ -299,17 +340,25 @@ def aerospike_evidence(d: Diagnosis) -> str | None:
 def candidate_aerospike(d: Diagnosis) -> Candidate:
     kb = aerospike_min_free_kb(d)
     if d.aerospike is not None:
-        inputs: dict[str, Any] = {"max_stage_size_bytes": d.aerospike.max_stage_size_bytes,
-                                  "from": d.aerospike.from_setting,
-                                  "config": d.aerospike.source}
+        inputs: dict[str, Any] = {
+            "max_stage_size_bytes": d.aerospike.max_stage_size_bytes,
+            "from": d.aerospike.from_setting,
+            "config": d.aerospike.source,
+        }
     else:
         inputs = {"max_stage_size_bytes": 1 << 30, "from": "default index-stage-size 1G"}
     evidence = aerospike_evidence(d)
     return Candidate(
-        "aerospike", kb, "largest in-memory index/sindex stage size + 100 MiB", inputs,
+        "aerospike",
+        kb,
+        "largest in-memory index/sindex stage size + 100 MiB",
+        inputs,
         supported=evidence is not None,
-        why=(f"Aerospike checks this at startup ({evidence})" if evidence
-             else "not an Aerospike host (use --profile aerospike)"),
+        why=(
+            f"Aerospike checks this at startup ({evidence})"
+            if evidence
+            else "not an Aerospike host (use --profile aerospike)"
+        ),
         sources=("aerospike-server as/src/base/cfg.c", "cf/src/os.c"),
     )
 
@@ -317,14 +366,20 @@ def candidate_aerospike(d: Diagnosis) -> Candidate:
 def candidate_oracle(d: Diagnosis) -> Candidate:
     total = d.total_ram_kb
     if total is None:
-        return Candidate("oracle", None, "max(0.5% of RAM, 1 GiB x NUMA nodes if > 1)",
-                         why="RAM size unknown")
+        return Candidate(
+            "oracle", None, "max(0.5% of RAM, 1 GiB x NUMA nodes if > 1)", why="RAM size unknown"
+        )
     per_node = ORACLE_PER_NODE_KB * d.numa_nodes if d.numa_nodes > 1 else 0
     kb = max(int(total * ORACLE_RAM_FRACTION), per_node)
-    return Candidate("oracle", kb, "max(0.5% of RAM, 1 GiB x NUMA nodes if > 1)",
-                     {"ram_kb": total, "numa_nodes": d.numa_nodes},
-                     supported=False, why="vendor guidance (Oracle Linux), for comparison",
-                     sources=("oracle/drgn-tools memstate",))
+    return Candidate(
+        "oracle",
+        kb,
+        "max(0.5% of RAM, 1 GiB x NUMA nodes if > 1)",
+        {"ram_kb": total, "numa_nodes": d.numa_nodes},
+        supported=False,
+        why="vendor guidance (Oracle Linux), for comparison",
+        sources=("oracle/drgn-tools memstate",),
+    )
 
 
 def _zone_deficit_kb(zone: Any, order: int) -> int | None:
@@ -344,8 +399,7 @@ def failure_deficit_kb(group: FailureGroup) -> int | None:
     """
     if group.deficit_kb is not None:
         return group.deficit_kb
-    deficits = [x for x in (_zone_deficit_kb(z, group.order) for z in group.zones)
-                if x is not None]
+    deficits = [x for x in (_zone_deficit_kb(z, group.order) for z in group.zones) if x is not None]
     return min(deficits) if deficits else None
 
 
@@ -356,34 +410,58 @@ def candidate_failure_deficit(d: Diagnosis) -> Candidate:
     for group in d.failures:
         if current is None or not group.under_reduced_min:
             continue
-        scored = [(x, z) for z in group.zones if z.failed_by == "watermark" and z.min_kb > 0
-                  for x in (_zone_deficit_kb(z, group.order),) if x is not None and x > 0]
+        scored = [
+            (x, z)
+            for z in group.zones
+            if z.failed_by == "watermark" and z.min_kb > 0
+            for x in (_zone_deficit_kb(z, group.order),)
+            if x is not None and x > 0
+        ]
         if not scored:
             continue
         deficit, zone = min(scored, key=lambda item: item[0])
         grown = zone.min_kb + ceil_div(deficit * ATOMIC_SHARE_DEN, ATOMIC_SHARE_NUM)
         kb = ceil_div(current * grown, zone.min_kb)
-        inputs = {"current_kb": current, "zone": zone.name, "zone_min_kb": zone.min_kb,
-                  "deficit_kb": deficit, "process": group.process, "order": group.order}
+        inputs = {
+            "current_kb": current,
+            "zone": zone.name,
+            "zone_min_kb": zone.min_kb,
+            "deficit_kb": deficit,
+            "process": group.process,
+            "order": group.order,
+        }
         if best is None or kb > best[0]:
             best = (kb, inputs, group.sources[:3])
     if best is None:
-        return Candidate("failure_deficit", None, formula,
-                         why="no failure report with a zone under its reduced min")
-    return Candidate("failure_deficit", best[0], formula, best[1], supported=True,
-                     why="what the failure reports show was missing",
-                     sources=best[2])
+        return Candidate(
+            "failure_deficit",
+            None,
+            formula,
+            why="no failure report with a zone under its reduced min",
+        )
+    return Candidate(
+        "failure_deficit",
+        best[0],
+        formula,
+        best[1],
+        supported=True,
+        why="what the failure reports show was missing",
+        sources=best[2],
+    )
 
 
 def candidate_simulated(d: Diagnosis) -> Candidate | None:
     if d.simulated_safe_min_free_kb is None and d.simulated_detail is None:
         return None
-    return Candidate("simulated", d.simulated_safe_min_free_kb,
-                     "smallest value with no atomic failure in every simulated seed",
-                     {"detail": d.simulated_detail},
-                     supported=d.simulated_safe_min_free_kb is not None,
-                     why=d.simulated_detail or "simulation of this host",
-                     sources=("minfree.simulation",))
+    return Candidate(
+        "simulated",
+        d.simulated_safe_min_free_kb,
+        "smallest value with no atomic failure in every simulated seed",
+        {"detail": d.simulated_detail},
+        supported=d.simulated_safe_min_free_kb is not None,
+        why=d.simulated_detail or "simulation of this host",
+        sources=("minfree.simulation",),
+    )
 
 
 def candidates(d: Diagnosis, findings: Sequence[Finding]) -> tuple[Candidate, ...]:
@@ -464,32 +542,63 @@ def recommend(
     if chosen is not None and chosen_kb is not None and current is not None:
         reasons = _reasons_for(chosen, supported)
         if capped_by:
-            reasons.append(f"capped at {chosen_kb} kB by {capped_by}"
-                           + ("" if allow_high or "RAM" not in capped_by
-                              else "; --allow-high permits up to 10%"))
+            reasons.append(
+                f"capped at {chosen_kb} kB by {capped_by}"
+                + (
+                    ""
+                    if allow_high or "RAM" not in capped_by
+                    else "; --allow-high permits up to 10%"
+                )
+            )
         sources = tuple(s for c in supported for s in c.sources)
         if chosen_kb > current:
-            recs.append(Recommendation("vm.min_free_kbytes", str(current), str(chosen_kb),
-                                       "at-least", tuple(reasons), sources))
+            recs.append(
+                Recommendation(
+                    "vm.min_free_kbytes",
+                    str(current),
+                    str(chosen_kb),
+                    "at-least",
+                    tuple(reasons),
+                    sources,
+                )
+            )
         elif "MIN_FREE_TOO_HIGH" in keys and chosen_kb < current:
             reasons.insert(0, f"today's {current} kB is above what any supported rule asks")
-            recs.append(Recommendation("vm.min_free_kbytes", str(current), str(chosen_kb),
-                                       "exactly", tuple(reasons), sources))
+            recs.append(
+                Recommendation(
+                    "vm.min_free_kbytes",
+                    str(current),
+                    str(chosen_kb),
+                    "exactly",
+                    tuple(reasons),
+                    sources,
+                )
+            )
     recs.extend(_watermark_scale_factor(d, keys))
     recs.extend(_fragmentation_knobs(d, keys))
     recs.extend(_profile_settings(d, findings))
     cost = _cost(d, recs, predict, current)
     return RecommendationSet(
-        candidates=cands, chosen_kb=chosen_kb, chosen_rule=chosen.rule if chosen else None,
-        cap_kb=cap_kb, capped_by=capped_by, recommendations=tuple(recs), cost=cost,
+        candidates=cands,
+        chosen_kb=chosen_kb,
+        chosen_rule=chosen.rule if chosen else None,
+        cap_kb=cap_kb,
+        capped_by=capped_by,
+        recommendations=tuple(recs),
+        cost=cost,
         notes=tuple(notes),
-        allow_high_needed=bool(allow_high and total and chosen_kb is not None
-                               and chosen_kb > total * DEFAULT_CAP_FRACTION),
+        allow_high_needed=bool(
+            allow_high
+            and total
+            and chosen_kb is not None
+            and chosen_kb > total * DEFAULT_CAP_FRACTION
+        ),
     )
 
 
-def recommend_for_root(root: Any = None, *, allow_high: bool = False,
-                       profile: str = "generic") -> int | None:
+def recommend_for_root(
+    root: Any = None, *, allow_high: bool = False, profile: str = "generic"
+) -> int | None:
     """The recommended ``vm.min_free_kbytes`` for a root (None/"/" = this host), for
     ``minfree apply --min-free-kbytes recommended``: the changed value when one is
     recommended, else today's value (nothing to change), None when nothing is known."""
@@ -506,25 +615,43 @@ def recommend_for_root(root: Any = None, *, allow_high: bool = False,
     return d.sysctl_int("vm.min_free_kbytes")
 
 
-def _cost(d: Diagnosis, recs: Sequence[Recommendation], predict: WatermarkPredictor | None,
-          current: int | None) -> CostBenefit | None:
+def _cost(
+    d: Diagnosis,
+    recs: Sequence[Recommendation],
+    predict: WatermarkPredictor | None,
+    current: int | None,
+) -> CostBenefit | None:
     """Predicted watermarks before and after the recommended min_free/wsf changes."""
     if predict is None or current is None:
         return None
     by_key = {r.sysctl: r for r in recs}
     if "vm.min_free_kbytes" not in by_key and "vm.watermark_scale_factor" not in by_key:
         return None
-    new_mfk = int(by_key["vm.min_free_kbytes"].recommended) if (
-        "vm.min_free_kbytes" in by_key) else current
-    new_wsf = int(by_key["vm.watermark_scale_factor"].recommended) if (
-        "vm.watermark_scale_factor" in by_key) else None
+    new_mfk = (
+        int(by_key["vm.min_free_kbytes"].recommended)
+        if ("vm.min_free_kbytes" in by_key)
+        else current
+    )
+    new_wsf = (
+        int(by_key["vm.watermark_scale_factor"].recommended)
+        if ("vm.watermark_scale_factor" in by_key)
+        else None
+    )
     now = predict(current)
     new = predict(new_mfk, new_wsf)
     if now is None or new is None:
         return None
-    return CostBenefit(new_mfk, now[2], new[2], now[0], new[0], "kernel.watermarks",
-                       low_sum_now_kb=now[1], low_sum_new_kb=new[1],
-                       watermark_scale_factor=new_wsf)
+    return CostBenefit(
+        new_mfk,
+        now[2],
+        new[2],
+        now[0],
+        new[0],
+        "kernel.watermarks",
+        low_sum_now_kb=now[1],
+        low_sum_new_kb=new[1],
+        watermark_scale_factor=new_wsf,
+    )
 
 
 def watermark_scale_factor_range(d: Diagnosis) -> tuple[int, int]:
@@ -561,17 +688,26 @@ def _watermark_scale_factor(d: Diagnosis, keys: set[str]) -> list[Recommendation
     ]
     if needed <= current:
         needed = current * 2
-        reasons.append("the average rate fits today's gap, yet direct reclaim happened: "
-                       "bursts exceed the average, so the gap is doubled")
+        reasons.append(
+            "the average rate fits today's gap, yet direct reclaim happened: "
+            "bursts exceed the average, so the gap is doubled"
+        )
     lo, hi = watermark_scale_factor_range(d)
     value = max(lo, min(hi, needed))
     if value <= current:
         return []
     if value == hi:
         reasons.append(f"limited to the kernel's maximum {hi}")
-    return [Recommendation("vm.watermark_scale_factor", str(current), str(value), "at-least",
-                           tuple(reasons), ("Documentation/admin-guide/sysctl/vm.rst",
-                                            "commit 795ae7a0de6b"))]
+    return [
+        Recommendation(
+            "vm.watermark_scale_factor",
+            str(current),
+            str(value),
+            "at-least",
+            tuple(reasons),
+            ("Documentation/admin-guide/sysctl/vm.rst", "commit 795ae7a0de6b"),
+        )
+    ]
 
 
 def _fragmentation_knobs(d: Diagnosis, keys: set[str]) -> list[Recommendation]:
@@ -580,33 +716,63 @@ def _fragmentation_knobs(d: Diagnosis, keys: set[str]) -> list[Recommendation]:
     recs: list[Recommendation] = []
     boost = d.sysctl_int("vm.watermark_boost_factor")
     if boost == 0:
-        recs.append(Recommendation(
-            "vm.watermark_boost_factor", "0", str(DEFAULT_BOOST_FACTOR), "exactly",
-            ("boosting is off: after a fragmentation event kswapd does not reclaim and "
-             "compact ahead of demand", "15000 is the kernel default"),
-            ("Documentation/admin-guide/sysctl/vm.rst", "mm/page_alloc.c boost_watermark()")))
+        recs.append(
+            Recommendation(
+                "vm.watermark_boost_factor",
+                "0",
+                str(DEFAULT_BOOST_FACTOR),
+                "exactly",
+                (
+                    "boosting is off: after a fragmentation event kswapd does not reclaim and "
+                    "compact ahead of demand",
+                    "15000 is the kernel default",
+                ),
+                ("Documentation/admin-guide/sysctl/vm.rst", "mm/page_alloc.c boost_watermark()"),
+            )
+        )
     proactive = d.sysctl_int("vm.compaction_proactiveness")
     if proactive is not None and proactive < 20:
-        recs.append(Recommendation(
-            "vm.compaction_proactiveness", str(proactive), "20", "at-least",
-            ("proactive compaction keeps high-order blocks available; 20 is the default",),
-            ("mm/compaction.c",)))
+        recs.append(
+            Recommendation(
+                "vm.compaction_proactiveness",
+                str(proactive),
+                "20",
+                "at-least",
+                ("proactive compaction keeps high-order blocks available; 20 is the default",),
+                ("mm/compaction.c",),
+            )
+        )
     threshold = d.sysctl_int("vm.extfrag_threshold")
     if threshold is not None and threshold > 500:
-        recs.append(Recommendation(
-            "vm.extfrag_threshold", str(threshold), "500", "exactly",
-            ("a high threshold makes the kernel reclaim instead of compacting",),
-            ("Documentation/admin-guide/sysctl/vm.rst",)))
+        recs.append(
+            Recommendation(
+                "vm.extfrag_threshold",
+                str(threshold),
+                "500",
+                "exactly",
+                ("a high threshold makes the kernel reclaim instead of compacting",),
+                ("Documentation/admin-guide/sysctl/vm.rst",),
+            )
+        )
     if d.thp_defrag == "always":
-        recs.append(_thp_defrag_rec(d, "direct compaction on every THP fault stalls "
-                                       "allocations and churns pageblocks"))
+        recs.append(
+            _thp_defrag_rec(
+                d, "direct compaction on every THP fault stalls allocations and churns pageblocks"
+            )
+        )
     return recs
 
 
 def _thp_defrag_rec(d: Diagnosis, reason: str) -> Recommendation:
-    return Recommendation("transparent_hugepage.defrag", d.thp_defrag, "madvise", "exactly",
-                          (reason,), ("Documentation/admin-guide/mm/transhuge.rst",),
-                          applicable=False)
+    return Recommendation(
+        "transparent_hugepage.defrag",
+        d.thp_defrag,
+        "madvise",
+        "exactly",
+        (reason,),
+        ("Documentation/admin-guide/mm/transhuge.rst",),
+        applicable=False,
+    )
 
 
 def _profile_settings(d: Diagnosis, findings: Sequence[Finding]) -> list[Recommendation]:
@@ -620,31 +786,76 @@ def _profile_settings(d: Diagnosis, findings: Sequence[Finding]) -> list[Recomme
             seen.add(check)
             rule = "Aerospike best practice (cf_os_best_practices_checks)"
             if check in ("swappiness", "zone_reclaim_mode"):
-                recs.append(Recommendation(f"vm.{check}", str(f.params["current"]), "0",
-                                           "exactly", (rule,), (f.params["rule_source"],)))
+                recs.append(
+                    Recommendation(
+                        f"vm.{check}",
+                        str(f.params["current"]),
+                        "0",
+                        "exactly",
+                        (rule,),
+                        (f.params["rule_source"],),
+                    )
+                )
             elif check == "max_map_count":
-                recs.append(Recommendation("vm.max_map_count", str(f.params["current"]),
-                                           "262144", "at-least", (rule,),
-                                           (f.params["rule_source"],)))
+                recs.append(
+                    Recommendation(
+                        "vm.max_map_count",
+                        str(f.params["current"]),
+                        "262144",
+                        "at-least",
+                        (rule,),
+                        (f.params["rule_source"],),
+                    )
+                )
             elif check == "somaxconn":
-                recs.append(Recommendation("net.core.somaxconn", str(f.params["current"]),
-                                           "4096", "at-least", (rule,),
-                                           (f.params["rule_source"],)))
+                recs.append(
+                    Recommendation(
+                        "net.core.somaxconn",
+                        str(f.params["current"]),
+                        "4096",
+                        "at-least",
+                        (rule,),
+                        (f.params["rule_source"],),
+                    )
+                )
             elif check == "thp_defrag" and d.thp_defrag != "always":
                 recs.append(_thp_defrag_rec(d, rule))
             elif check == "thp_enabled":
-                recs.append(Recommendation("transparent_hugepage.enabled", d.thp_enabled,
-                                           "madvise", "exactly", (rule,),
-                                           (f.params["rule_source"],), applicable=False))
+                recs.append(
+                    Recommendation(
+                        "transparent_hugepage.enabled",
+                        d.thp_enabled,
+                        "madvise",
+                        "exactly",
+                        (rule,),
+                        (f.params["rule_source"],),
+                        applicable=False,
+                    )
+                )
         elif f.key == "ZONE_RECLAIM_ENABLED" and "zone_reclaim_mode" not in seen:
             seen.add("zone_reclaim_mode")
-            recs.append(Recommendation(
-                "vm.zone_reclaim_mode", str(f.params["zone_reclaim_mode"]), "0", "exactly",
-                ("zone reclaim drops page cache on the local node instead of using free "
-                 "memory on the others",), ("Documentation/admin-guide/sysctl/vm.rst",)))
+            recs.append(
+                Recommendation(
+                    "vm.zone_reclaim_mode",
+                    str(f.params["zone_reclaim_mode"]),
+                    "0",
+                    "exactly",
+                    (
+                        "zone reclaim drops page cache on the local node instead of using free "
+                        "memory on the others",
+                    ),
+                    ("Documentation/admin-guide/sysctl/vm.rst",),
+                )
+            )
         elif f.key == "VFS_CACHE_PRESSURE" and f.params["problem"] == "zero":
-            recs.append(Recommendation(
-                "vm.vfs_cache_pressure", "0", "100", "exactly",
-                ("0 never reclaims dentries and inodes: can end in OOM",),
-                ("Documentation/admin-guide/sysctl/vm.rst",)))
+            recs.append(
+                Recommendation(
+                    "vm.vfs_cache_pressure",
+                    "0",
+                    "100",
+                    "exactly",
+                    ("0 never reclaims dentries and inodes: can end in OOM",),
+                    ("Documentation/admin-guide/sysctl/vm.rst",),
+                )
+            )
     return recs
