@@ -75,7 +75,8 @@ def _decide(journal: Journal, entry: JournalEntry, record: FileRecord) -> str:
     backup = f"{entry.folder}/{record.backup}" if record.backup else "(none: the apply created it)"
     raise RefusedError(
         f"{record.path} was changed after apply {entry.id} (rule: rollback only replaces what the "
-        f"apply wrote; override: none, restore it by hand from {backup})")
+        f"apply wrote; override: none, restore it by hand from {backup})"
+    )
 
 
 def undo_entry(journal: Journal, entry: JournalEntry) -> RollbackResult:
@@ -83,6 +84,10 @@ def undo_entry(journal: Journal, entry: JournalEntry) -> RollbackResult:
     decisions = [(record, _decide(journal, entry, record)) for record in entry.files]
     runtime: list[WriteResult] = []
     root = journal.root
+    if not entry.live:
+        # a killed atomic write of a "proc" file in a directory root leaves a temp file
+        for folder in {(root / r.path.lstrip("/")).parent for r in entry.runtime}:
+            clean_stale_temp_files(folder)
     for record in reversed(entry.runtime):
         key = record.key
         runtime.append(write_value(root, key, record.original, live=entry.live))
@@ -97,9 +102,11 @@ def undo_entry(journal: Journal, entry: JournalEntry) -> RollbackResult:
         if not record.existed:
             actions.append(FileAction(record.path, "unchanged"))
             continue
-        meta = FileMeta(record.mode if record.mode is not None else 0o644,
-                        record.uid if record.uid is not None else os.geteuid(),
-                        record.gid if record.gid is not None else os.getegid())
+        meta = FileMeta(
+            record.mode if record.mode is not None else 0o644,
+            record.uid if record.uid is not None else os.geteuid(),
+            record.gid if record.gid is not None else os.getegid(),
+        )
         if decision == "restore":
             data = entry.backup_bytes(record)
             assert data is not None
@@ -107,7 +114,11 @@ def undo_entry(journal: Journal, entry: JournalEntry) -> RollbackResult:
             actions.append(FileAction(record.path, "restored"))
             continue
         info = path.stat()
-        if (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) != (meta.mode, meta.uid, meta.gid):
+        if (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) != (
+            meta.mode,
+            meta.uid,
+            meta.gid,
+        ):
             os.chmod(path, meta.mode)
             try:
                 os.chown(path, meta.uid, meta.gid)
@@ -134,13 +145,17 @@ def rollback(root: str | os.PathLike[str] | None, entry_id: str | None = None) -
             raise UsageError(f"apply {entry.id} was already rolled back")
         if entry.state == journal_mod.FAILED:
             raise UsageError(f"apply {entry.id} failed and was undone at the time")
-        later = [e for e in journal.entries()
-                 if (e.created, e.id) > (entry.created, entry.id)
-                 and e.state in (journal_mod.APPLIED, journal_mod.PREPARED)]
+        later = [
+            e
+            for e in journal.entries()
+            if (e.created, e.id) > (entry.created, entry.id)
+            and e.state in (journal_mod.APPLIED, journal_mod.PREPARED)
+        ]
         if later:
             raise RefusedError(
                 f"apply {entry.id} is followed by {', '.join(e.id for e in later)} (rule: roll back "
-                "newest first; override: none, run `minfree rollback --last` until this one)")
+                "newest first; override: none, run `minfree rollback --last` until this one)"
+            )
         result = undo_entry(journal, entry)
         entry = journal.set_state(entry, journal_mod.ROLLED_BACK)
     return RollbackResult(entry, result.runtime, result.files)
