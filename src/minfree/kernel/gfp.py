@@ -287,7 +287,7 @@ def era_for_release(release: KernelRelease) -> tuple[GfpEra, str]:
     rhel = release.rhel
     if rhel in (6, 7) and release.version[:2] in ((2, 6), (3, 10)):
         era = ERAS_BY_KEY[f"rhel{rhel}"]
-        return era, f"release {release.text} is RHEL{rhel}: {era.label}"
+        return era, f"release {release.text} is a RHEL{rhel} kernel (Red Hat's own layout)"
     version = release.version
     for era in ERAS:
         if era.rhel is not None:
@@ -657,7 +657,8 @@ def _discount_text(flags: AllocFlags, era: GfpEra) -> tuple[Fraction | None, str
         if flags & AllocFlags.HIGH:
             steps.append("ALLOC_HIGH halves min")
         if flags & AllocFlags.HARDER and not flags & AllocFlags.OOM:
-            steps.append("ALLOC_HARDER takes a further quarter off")
+            steps.append("ALLOC_HARDER takes " + ("a further quarter off" if steps
+                                                  else "a quarter off min"))
     if flags & AllocFlags.OOM:
         steps.append("ALLOC_OOM halves it" + (" again" if steps else ""))
     return fraction, f"may dip to about {fraction} of the min watermark ({'; '.join(steps)})"
