@@ -632,3 +632,170 @@ def predict_host(
         extra_free_kbytes=inputs.extra_free_kbytes or 0,
         boost_pages=boosts,
     )
+
+
+@dataclass(frozen=True)
+class WatermarkComparison:
+    """Today's watermarks next to the ones the kernel would set for other settings.
+
+    ``current`` is the prediction for the host's own sysctls with today's boost (it equals
+    what /proc/zoneinfo shows when the formulas are right); ``proposed`` is the prediction
+    for the given values right after the write (boost reset to 0, as the kernel does;
+    identical to ``current`` when nothing changes). ``printed`` holds the zone values as
+    read, so callers can show today's numbers and check the prediction against them.
+    """
+
+    zones: tuple[Any, ...]
+    current_min_free_kbytes: int | None
+    current_watermark_scale_factor: int | None
+    min_free_kbytes: int
+    watermark_scale_factor: int
+    features: WatermarkFeatures
+    current: tuple[PredictedZoneWatermarks, ...]
+    proposed: tuple[PredictedZoneWatermarks, ...]
+    change: ReserveChange
+    page_size_bytes: int = 4096
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return (self.min_free_kbytes, self.watermark_scale_factor) != (
+            self.current_min_free_kbytes,
+            self.current_watermark_scale_factor,
+        )
+
+    @property
+    def current_matches_zoneinfo(self) -> bool:
+        """Whether today's prediction reproduces every printed min/low/high(/promo)."""
+        for z, p in zip(self.zones, self.current, strict=True):
+            if (z.min_pages, z.low_pages, z.high_pages) != (p.min_pages, p.low_pages, p.high_pages):
+                return False
+            if z.promo_pages is not None and z.promo_pages != p.promo_pages:
+                return False
+        return True
+
+
+def compare_settings(
+    zones: Sequence[ZoneLike],
+    sysctl: Mapping[str, str] | None,
+    *,
+    release: KernelRelease | None = None,
+    page_size_bytes: int = 4096,
+    min_free_kbytes: int | None = None,
+    watermark_scale_factor: int | None = None,
+) -> WatermarkComparison:
+    """Predict today's watermarks and those for new settings (None: keep the current one).
+
+    A capture without sysctls still gets an answer when ``min_free_kbytes`` is given: the
+    change is then measured from the printed values, ``current`` holds those printed values,
+    and a missing ``watermark_scale_factor`` is taken as the default 10 (listed in
+    ``assumptions``). Without either, ``ValueError`` names what is missing.
+    """
+    inputs = SysctlInputs.from_sysctl(sysctl)
+    features = detect_features(zones, release=release, sysctl=sysctl)
+    assumptions: list[str] = []
+    if inputs.min_free_kbytes is None and min_free_kbytes is None:
+        raise ValueError("vm.min_free_kbytes is not known (no /proc/sys/vm or sysctl -a)")
+    current_wsf = inputs.watermark_scale_factor
+    if (
+        current_wsf is None
+        and watermark_scale_factor is None
+        and features.era is not WatermarkEra.QUARTER
+    ):
+        if inputs.min_free_kbytes is not None:
+            raise ValueError("vm.watermark_scale_factor is not known")
+        assumptions.append("watermark_scale_factor not captured: default 10 assumed")
+    effective_current_wsf = (
+        current_wsf if current_wsf is not None else DEFAULT_WATERMARK_SCALE_FACTOR
+    )
+    mfk = inputs.min_free_kbytes if min_free_kbytes is None else min_free_kbytes
+    wsf = effective_current_wsf if watermark_scale_factor is None else watermark_scale_factor
+    assert mfk is not None
+    # The change is measured from what the kernel holds today (the printed values), which
+    # differ from our recomputation when the kernel has not recomputed since sizes changed.
+    today = tuple(
+        PredictedZoneWatermarks(
+            node=z.node,
+            zone=z.name,
+            index=z.index,
+            size_pages=_size(z, features.uses_managed),
+            min_pages=z.min_pages,
+            low_pages=z.low_pages,
+            high_pages=z.high_pages,
+            promo_pages=z.promo_pages,
+            boost_pages=int(getattr(z, "boost_pages", 0) or 0),
+            protection_pages=tuple(z.protection_pages),
+        )
+        for z in zones
+    )
+    if inputs.min_free_kbytes is not None:
+        current = predict_host(
+            zones,
+            sysctl,
+            release=release,
+            page_size_bytes=page_size_bytes,
+            watermark_scale_factor=effective_current_wsf,
+            keep_boost=True,
+        )
+    else:
+        current = today
+    unchanged = (mfk, wsf) == (inputs.min_free_kbytes, effective_current_wsf)
+    proposed = (
+        current
+        if unchanged
+        else predict_host(
+            zones,
+            {**(sysctl or {}), "vm.min_free_kbytes": str(mfk)},
+            release=release,
+            page_size_bytes=page_size_bytes,
+            min_free_kbytes=mfk,
+            watermark_scale_factor=wsf,
+        )
+    )
+    return WatermarkComparison(
+        zones=tuple(zones),
+        current_min_free_kbytes=inputs.min_free_kbytes,
+        current_watermark_scale_factor=current_wsf,
+        min_free_kbytes=mfk,
+        watermark_scale_factor=wsf,
+        features=features,
+        current=current,
+        proposed=proposed,
+        change=memory_taken_from_applications(current if unchanged else today, proposed),
+        page_size_bytes=page_size_bytes,
+        assumptions=tuple(assumptions),
+    )
+
+
+def min_share_shortfall_pages(
+    zones: Sequence[ZoneLike],
+    min_free_kbytes: int,
+    *,
+    features: WatermarkFeatures | None = None,
+    page_size_bytes: int = 4096,
+) -> int:
+    """How many pages of ``pages_min`` the listed zones' printed MIN values do not account for.
+
+    The kernel splits ``pages_min`` over all lowmem zones of all nodes, so the printed MINs
+    (boost removed) of those zones add up to ``pages_min`` less at most one page per zone of
+    truncation -- whenever the printed ``min_free_kbytes`` is the one in effect. A larger
+    shortfall means zones are missing from the listing (a truncated or partial zoneinfo), or
+    that the sysctl and zoneinfo were captured at different moments.
+    """
+    features = features or FEATURES_6_6
+    shift = page_size_bytes.bit_length() - 1
+    pages_min = min_free_kbytes >> (shift - 10)
+    names_by_node: dict[int, set[str]] = {}
+    for z in zones:
+        names_by_node.setdefault(z.node, set()).add(z.name)
+    printed = 0
+    counted = 0
+    for z in zones:
+        if _is_highmem_like(z, features, names_by_node[z.node]):
+            continue
+        if _size(z, features.uses_managed) <= 0:
+            continue
+        boost = int(getattr(z, "boost_pages", 0) or 0)
+        printed += int(getattr(z, "min_pages", 0)) - boost
+        counted += 1
+    return max(0, pages_min - printed - counted)
