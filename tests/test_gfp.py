@@ -438,3 +438,11 @@ def test_every_era_has_sources_and_valid_ranges():
     assert upstream[0].first is None
     assert upstream[-1].until is None
     assert all(era.sources for era in ERAS)
+
+
+def test_era_reason_names_the_span_of_matching_tables():
+    assert "5.1 to 6.14" in decode_gfp(0x40DC0, None, "GFP_KERNEL|__GFP_COMP|__GFP_ZERO").era_reason
+    assert "6.3 and later" in decode_gfp(0x820, None, "GFP_ATOMIC").era_reason
+    only = decode_gfp(0x1100CCA, None, "GFP_HIGHUSER_MOVABLE")
+    assert only.era == "5.14"
+    assert "only the 5.14 to 5.17 (and RHEL9) table" in only.era_reason

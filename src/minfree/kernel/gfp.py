@@ -406,20 +406,29 @@ def _version_text(version: Version) -> str:
 
 
 def _span(eras: tuple[GfpEra, ...]) -> str:
-    """Release span of several eras in words, e.g. ``5.1 to 6.14``."""
-    upstream = [e for e in eras if e.rhel is None]
-    if not upstream:
-        return ", ".join(e.label for e in eras)
-    first, last = upstream[0], upstream[-1]
-    start = _version_text(first.first) if first.first else "2.6"
-    if last.until is None:
-        text = f"{start} and later"
-    else:
-        major, minor, patch = last.until
-        end = (major, minor, patch - 1) if patch else (major, minor - 1, 0)
-        text = f"{start} to {_version_text(end)}"
+    """Release span of several eras in words, e.g. ``5.1 to 6.14`` (runs of neighbouring
+    eras are merged; separate runs are listed)."""
+    upstream_all = [e for e in ERAS if e.rhel is None]
+    chosen = [e for e in upstream_all if e in eras]
+    runs: list[list[GfpEra]] = []
+    for era in chosen:
+        if runs and upstream_all.index(runs[-1][-1]) + 1 == upstream_all.index(era):
+            runs[-1].append(era)
+        else:
+            runs.append([era])
+    parts = []
+    for run in runs:
+        first, last = run[0], run[-1]
+        start = _version_text(first.first) if first.first else "2.6"
+        if last.until is None:
+            parts.append(f"{start} and later")
+        else:
+            major, minor, patch = last.until
+            end = (major, minor, patch - 1) if patch else (major, minor - 1, 0)
+            # a one-release era ("4.13") needs no range
+            parts.append(start if end == first.first else f"{start} to {_version_text(end)}")
     rhel = [e.label for e in eras if e.rhel is not None]
-    return text + (f" (and {', '.join(rhel)})" if rhel else "")
+    return ", ".join(parts + rhel)
 
 
 def _newest(eras: tuple[GfpEra, ...]) -> GfpEra:
