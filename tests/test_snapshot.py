@@ -119,6 +119,18 @@ class TestKnownRoots:
         assert snap.pageblock_order == 9
 
 
+def test_release_from_captured_sysctl_a(tmp_path: Path) -> None:
+    root_dir = tmp_path / "r"
+    (root_dir / "sos_commands/kernel").mkdir(parents=True)
+    src = FIXTURES / "roots/hotsos-openstack-compute4-5.4.0-97/sos_commands/kernel/sysctl_-a"
+    shutil.copy(src, root_dir / "sos_commands/kernel/sysctl_-a")
+    snap = read_snapshot(open_root(root_dir))
+    assert (str(snap.release), snap.release_source) == (
+        "5.4.0-97-generic",
+        "sysctl kernel.osrelease",
+    )
+
+
 def test_tarball_gives_the_same_snapshot(tmp_path: Path) -> None:
     src = FIXTURES / "roots/coreos-rhel8-4.18.0-80.11.2"
     bundle = tmp_path / "sosreport-coreos.tar.xz"

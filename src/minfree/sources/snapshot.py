@@ -123,7 +123,7 @@ def read_snapshot(root: Root, *, strict: bool = False) -> HostSnapshot:
                 node_meminfo[node] = info
 
     sysctl, sysctl_source = _read_sysctl(r)
-    release, release_source = _read_release(r)
+    release, release_source = _read_release(r, sysctl)
     page_size, page_size_source = _page_size(root, meminfo, zoneinfo, vmstat, notes)
     thp_enabled, thp_defrag, hpage_pmd_size = _read_thp(r)
     pageblock_order, pageblock_source = _pageblock_order(pagetypeinfo, hpage_pmd_size, page_size)
@@ -237,8 +237,9 @@ def _walk_files(root: Root, top: str, limit: int = 20000) -> list[str]:
     return sorted(out)
 
 
-def _read_release(r: _Reader) -> tuple[KernelRelease | None, str | None]:
-    """KernelRelease from the live kernel, osrelease, uname -a, /proc/version, signature."""
+def _read_release(r: _Reader, sysctl: dict[str, str]) -> tuple[KernelRelease | None, str | None]:
+    """KernelRelease from the live kernel, osrelease, uname -a, /proc/version, a captured
+    ``sysctl -a`` (``kernel.osrelease``), or Ubuntu's version_signature, in that order."""
     from minfree.parsers.osrelease import (
         release_from_osrelease,
         release_from_proc_version,
@@ -249,24 +250,26 @@ def _read_release(r: _Reader) -> tuple[KernelRelease | None, str | None]:
     root = r.root
     if root.is_live:
         return KernelRelease.try_parse(os.uname().release), "uname"
-    candidates: tuple[tuple[str, Callable[[str, str], str]], ...] = (
+    candidates: tuple[tuple[str, Callable[[str, str], str] | None], ...] = (
         ("proc/sys/kernel/osrelease", release_from_osrelease),
         ("sos_commands/kernel/uname_-a", release_from_uname_a),
         ("uname", release_from_uname_a),
         ("proc/version", release_from_proc_version),
+        ("sysctl kernel.osrelease", None),  # a captured sysctl -a carries it exactly
         ("proc/version_signature", release_from_version_signature),
     )
     for rel, parser in candidates:
-        if not root.exists(rel):
+        if parser is None:
+            release = KernelRelease.try_parse(sysctl.get("kernel.osrelease"))
+        elif root.exists(rel):
+            release = KernelRelease.try_parse(r.parse(rel, parser))
+        else:
             continue
-        text = r.parse(rel, parser)
-        release = KernelRelease.try_parse(text)
-        if release is not None:
-            if rel == "proc/version_signature":
-                r.notes.append(
-                    "kernel release taken from Ubuntu's version_signature (package version)"
-                )
-            return release, rel
+        if release is None:
+            continue
+        if rel == "proc/version_signature":
+            r.notes.append("kernel release taken from Ubuntu's version_signature (package version)")
+        return release, rel
     root.record_missing("proc/sys/kernel/osrelease", "absent")
     r.notes.append("kernel release unknown: no osrelease, uname or version file")
     return None, None
