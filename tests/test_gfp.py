@@ -310,9 +310,14 @@ def test_alloc_flags_of_gfp_atomic_in_each_era():
 def test_highatomic_for_high_order_nonblocking_requests():
     assert alloc_flags_for(0x820, "6.3", order=1) & AllocFlags.HIGHATOMIC
     assert not alloc_flags_for(0x820, "6.3", order=0) & AllocFlags.HIGHATOMIC
-    # GFP_NOWAIT order 1: HIGHATOMIC in 6.3-6.14, not after the 2025 fix
+    # GFP_NOWAIT order 1: HIGHATOMIC until the 2025 fix (6.17 assumed)
     assert alloc_flags_for(0x800, "6.3", order=1) & AllocFlags.HIGHATOMIC
     assert not alloc_flags_for(0x800, "6.15", order=1) & AllocFlags.HIGHATOMIC
+    assert alloc_flags_for(0x800, "6.15", order=1,
+                           release=KernelRelease.parse("6.16.3")) & AllocFlags.HIGHATOMIC
+    assert not alloc_flags_for(0x800, "6.15", order=1,
+                               release=KernelRelease.parse("6.18.0")) & AllocFlags.HIGHATOMIC
+    assert decode_gfp(0x800, "6.16.0", order=1).alloc_flags & AllocFlags.HIGHATOMIC
 
 
 def test_sleep_and_kswapd_by_era():

@@ -598,9 +598,12 @@ def _alloc_flags_new(mask: int, era: GfpEra, context: str, order: int,
     if not mask & era.flag("DIRECT_RECLAIM"):
         if not nomemalloc:
             flags |= AllocFlags.NON_BLOCK
-            # Cascardo's fix (2025, in 6.15 and stable trees) limits HIGHATOMIC to
-            # __GFP_HIGH callers; 6.3-6.14 gave it to every non-blocking order>0 request.
-            if order > 0 and (era.key != "6.15" or flags & AllocFlags.MIN_RESERVE):
+            # "mm/page_alloc: only set ALLOC_HIGHATOMIC for __GPF_HIGH allocations"
+            # (Thadeu Cascardo, posted 2025-08-14; 6.17 assumed, also in stable trees)
+            # limits HIGHATOMIC to __GFP_HIGH callers; before it every non-blocking
+            # order>0 request got it. Without a release, the newest era gets the fix.
+            fixed = (release.version >= (6, 17, 0)) if release is not None else era.key == "6.15"
+            if order > 0 and (not fixed or flags & AllocFlags.MIN_RESERVE):
                 flags |= AllocFlags.HIGHATOMIC
         if flags & AllocFlags.MIN_RESERVE:
             flags &= ~AllocFlags.CPUSET
