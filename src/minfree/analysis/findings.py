@@ -385,10 +385,16 @@ def rule_kswapd_falling_behind(d: Diagnosis) -> list[Finding]:
 # ---------------------------------------------------------------------------------------
 
 
+#: The kernel computed its default from the memory it had at boot; today's managed pages
+#: differ a little (reserved memory, hotplug, lazily initialised zones), so a value within
+#: this fraction below our recomputation is the kernel's own, not a user's lower setting.
+DEFAULT_TOLERANCE = 0.05
+
+
 def rule_min_free_below_default(d: Diagnosis) -> list[Finding]:
     current = d.sysctl_int("vm.min_free_kbytes")
     default = d.kernel_default_min_free_kb
-    if current is None or default is None or current >= default:
+    if current is None or default is None or current >= default * (1 - DEFAULT_TOLERANCE):
         return []
     return [
         Finding(
