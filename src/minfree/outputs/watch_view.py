@@ -130,11 +130,15 @@ def plain_line(
 # --------------------------------------------------------------------------------------
 # rich view
 # --------------------------------------------------------------------------------------
-def _bar(zone: Zone, width: int = 40) -> Any:
-    """Free pages against the watermarks: marks for min (m), low (l), high (h)."""
+def _bar(zone: Zone, width: int = 24) -> Any:
+    """Free pages on a scale of 0 to 4 x high, with the min (m), low (l), high (h) marks.
+
+    A zone far above its watermarks (the usual case) fills the bar and ends in ``»``; the
+    interesting part, free pages approaching high, low and min, stays readable.
+    """
     from rich.text import Text
 
-    scale_top = max(zone.high_pages * 2, zone.free_pages, 1)
+    scale_top = max(zone.high_pages * 4, 1)
     filled = min(width, round(zone.free_pages * width / scale_top))
     if zone.free_pages < zone.min_pages:
         style = "bold red"
@@ -144,6 +148,8 @@ def _bar(zone: Zone, width: int = 40) -> Any:
         style = "green"
     cells = ["█" if i < filled else "·" for i in range(width)]
     styles = [style if i < filled else "dim" for i in range(width)]
+    if zone.free_pages > scale_top:
+        cells[-1] = "»"
     for mark, letter in ((zone.min_pages, "m"), (zone.low_pages, "l"), (zone.high_pages, "h")):
         position = min(width - 1, round(mark * width / scale_top))
         cells[position] = letter
@@ -152,6 +158,19 @@ def _bar(zone: Zone, width: int = 40) -> Any:
     for cell, cell_style in zip(cells, styles, strict=True):
         text.append(cell, style=cell_style)
     return text
+
+
+def _rate_cell(rates: Rates | None, attribute: str) -> Any:
+    from rich.text import Text
+
+    if rates is None:
+        return Text("…", style="dim")
+    value = rates.per_second.get(attribute)
+    if value is None:
+        return Text("n/a", style="dim")
+    alarming = value > 0 and attribute in {"scanned_direct_pages", "stolen_direct_pages",
+                                           "allocation_stalls", "compaction_failures"}
+    return Text(f"{value:,.0f}", style="bold red" if alarming else "")
 
 
 def render(
@@ -163,15 +182,21 @@ def render(
     new_failure_count: int = 0,
     errors: Mapping[str, str] | None = None,
 ) -> Any:
-    """The rich renderable for one refresh of the live view."""
+    """The rich renderable for one refresh of the live view.
+
+    Compact on purpose (about 16 lines for three zones) so it fits an 80x24 terminal
+    without the live display cropping it.
+    """
+    from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    zones = Table(title="Zones: free pages against watermarks (m=min l=low h=high)", expand=False)
-    for name, justify in (("zone", "left"), ("free", "right"), ("min", "right"), ("low", "right"),
-                          ("high", "right"), ("headroom over min", "right"), ("", "left")):
-        zones.add_column(name, justify=justify)  # type: ignore[arg-type]
+    zones = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    zones.add_column("zone", no_wrap=True, min_width=8)
+    for name in ("free", "min", "low", "high", "over min"):
+        zones.add_column(name, justify="right", no_wrap=True)
+    zones.add_column("free vs m/l/h", no_wrap=True)
     for zone in current.zones:
         headroom = zone.free_pages - zone.min_pages
         zones.add_row(
@@ -181,50 +206,44 @@ def render(
             str(zone.low_pages),
             str(zone.high_pages),
             Text(_signed(headroom), style="bold red" if headroom < 0 else ""),
-            _bar(zone),
+            _bar(zone, width=24),
         )
 
     orders = max((len(z.free_blocks) for z in current.zones if z.free_blocks), default=0)
-    blocks = Table(title="Free blocks per order", expand=False)
-    blocks.add_column("zone")
+    blocks = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 0))
+    blocks.add_column("free blocks", no_wrap=True, min_width=8)
     for order in range(orders):
-        blocks.add_column(str(order), justify="right")
-    blocks.add_column("highest", justify="right")
+        blocks.add_column(f"o{order}", justify="right", no_wrap=True)
+    blocks.add_column("top", justify="right", no_wrap=True)
     for zone in current.zones:
         if not zone.free_blocks:
             continue
         top = zone.highest_free_order()
-        row = [f"{zone.node}/{zone.name}"]
+        row: list[Any] = [f"{zone.node}/{zone.name}"]
         row += [str(n) if n else Text("0", style="dim") for n in zone.free_blocks]
         row += [""] * (orders - len(zone.free_blocks))
         row.append(Text(str(top), style="bold red" if top is not None and top < 2 else "bold"))
         blocks.add_row(*row)
 
     rates = reclaim_rates(previous, current)
-    activity = Table(title="Reclaim and compaction per second", expand=False)
-    for _, label in RATE_FIELDS:
-        activity.add_column(label, justify="right")
-    if rates is None:
-        activity.add_row(*["…"] * len(RATE_FIELDS))
-    else:
-        cells = []
-        for attribute, _ in RATE_FIELDS:
-            value = rates.per_second.get(attribute)
-            if value is None:
-                cells.append(Text("n/a", style="dim"))
-            else:
-                style = "bold red" if value > 0 and attribute in {"scanned_direct_pages", "allocation_stalls"} else ""
-                cells.append(Text(f"{value:,.0f}", style=style))
-        activity.add_row(*cells)
+    reclaim = Text("reclaim/s  ", style="bold")
+    reclaim.append("kswapd scanned ").append(_rate_cell(rates, "scanned_kswapd_pages"))
+    reclaim.append(" stolen ").append(_rate_cell(rates, "stolen_kswapd_pages"))
+    reclaim.append(" | direct scanned ").append(_rate_cell(rates, "scanned_direct_pages"))
+    reclaim.append(" stolen ").append(_rate_cell(rates, "stolen_direct_pages"))
+    stalls = Text("stalls/s   ", style="bold")
+    stalls.append("allocation ").append(_rate_cell(rates, "allocation_stalls"))
+    stalls.append(" | compaction ").append(_rate_cell(rates, "compaction_stalls"))
+    stalls.append(" failed ").append(_rate_cell(rates, "compaction_failures"))
+    stalls.append(" | kswapd low wmark hit quickly ").append(
+        _rate_cell(rates, "kswapd_low_wmark_hit_quickly"))
 
-    failures = Table(title=f"Page allocation failures from the kernel log (+{new_failure_count} this interval)",
-                     expand=False)
-    for name in ("process", "order", "gfp", "context", "verdict"):
-        failures.add_column(name)
-    for event in list(recent_failures)[-8:]:
-        failures.add_row(event.process or "?", event.order, event.gfp, event.context,
-                         (event.verdict or "") + (f" (+{event.suppressed} suppressed)" if event.suppressed else ""))
-    parts: list[Any] = [Text(title, style="bold"), zones, blocks, activity, failures]
+    parts: list[Any] = [Text(title, style="bold"), zones, blocks, reclaim, stalls]
+    header = Text(f"Page allocation failures: +{new_failure_count} this interval",
+                  style="bold red" if new_failure_count else "bold")
+    parts.append(header)
+    for event in list(recent_failures)[-5:]:
+        parts.append(Text("  " + _failure_text(event), style="red"))
     if errors:
         parts.append(Text("unreadable: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())),
                           style="yellow"))
