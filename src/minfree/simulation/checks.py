@@ -30,13 +30,13 @@ def empty_type_matrix(orders: int) -> np.ndarray:
 @numba.njit(cache=True)
 def zone_check(era, free_pages, order, mark, unboosted_mark, zone_min, reserve, alloc_flags,
                nr_free, z, types, pageblock_order):
-    """(passed, failed_by) of ``__zone_watermark_ok`` for zone ``z``: no CMA, no highatomic
-    reserve, no unaccepted memory in the model. ``unboosted_mark`` is -1 unless the boost
-    exception applies (order-0 reserve users at MIN)."""
+    """(passed, failed_by, spare_pages) of ``__zone_watermark_ok`` for zone ``z``: no CMA,
+    no highatomic reserve, no unaccepted memory in the model. ``unboosted_mark`` is -1 unless
+    the boost exception applies (order-0 reserve users at MIN)."""
     result = watermark_ok_compiled(era, order, mark, unboosted_mark, zone_min, free_pages,
                                    reserve, alloc_flags, 0, 0, 0, nr_free[z], types, 1, 0,
                                    pageblock_order)
-    return result[0], result[1]
+    return result[0], result[1], result[2]
 
 
 @numba.njit(cache=True)

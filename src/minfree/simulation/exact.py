@@ -30,6 +30,9 @@ from minfree.simulation.buddy import NR_ORDERS, buddy_alloc, buddy_free
 from minfree.simulation.checks import zone_check, zone_ok
 
 _NJIT = {"cache": True, "nogil": True}
+#: Rounds per sub-step: each actor's work of a sub-step is split into this many equal
+#: shares, done blocking-first then actor by actor (the fast engine uses the same order).
+ROUNDS = 4
 
 # counters in the ``stats`` array
 ST_FAIL = 0
@@ -186,6 +189,8 @@ def run_exact(
         pageblock_order += 1
     types = np.zeros((NR_ORDERS, n_type_columns), dtype=np.int64)
     per_sub = kswapd_per_tick / substeps
+    remaining = np.zeros(max(n_actors, 1), dtype=np.int64)
+    quota = np.zeros(max(n_actors, 1), dtype=np.int64)
 
     for t in range(ticks):
         for s in range(substeps):
@@ -223,227 +228,230 @@ def run_exact(
             miss_acc += do_reads * (1.0 - hit)
             n_cache = int(miss_acc)
             miss_acc -= n_cache
-            remaining = np.zeros(n_actors, dtype=np.int64)
             for a in range(n_actors):
                 c = a_counts[a, t]
                 remaining[a] = (c * (s + 1)) // substeps - (c * s) // substeps
-            n_blocking = n_growth + n_cache
-            busy = True
-            while busy:
-                busy = False
-                # blocking allocations (app growth first, then cache), 16 at a time
-                k = 0
-                while k < 16 and n_blocking > 0:
-                    k += 1
-                    is_cache = n_blocking <= n_cache
-                    n_blocking -= 1
-                    if is_cache:
-                        n_cache -= 1
-                    busy = True
-                    blocking_seq += 1
-                    node = blocking_seq % n_nodes
-                    got = -1
-                    gz = -1
-                    stalled = False
-                    for attempt in range(17):
-                        # fast path: LOW, no discount
-                        for kk in range(zonelist.shape[1]):
-                            z = zonelist[node, kk]
-                            if z < 0:
-                                break
-                            if zone_idx[z] > classzone:
-                                continue
-                            if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
-                                       protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
-                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                  nr_free, zfree, z, 0)
-                                if got >= 0:
-                                    gz = z
-                                    break
-                        if got >= 0:
-                            break
-                        # slow path: wake kswapd, MIN with the mode's flags
-                        for kk in range(zonelist.shape[1]):
-                            z = zonelist[node, kk]
-                            if z < 0:
-                                break
-                            nd = zone_node[z]
-                            if kswapd_awake[nd] == 0 and not _node_balanced(
-                                    nd, era, zfree, boost, wm_high, protection, zone_node,
-                                    zone_idx, classzone, nr_free, types, pageblock_order):
-                                kswapd_awake[nd] = 1
-                                stats[ST_KSWAPD_WAKES] += 1
-                        for kk in range(zonelist.shape[1]):
-                            z = zonelist[node, kk]
-                            if z < 0:
-                                break
-                            if zone_idx[z] > classzone:
-                                continue
-                            if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
-                                       protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
-                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                  nr_free, zfree, z, 0)
-                                if got >= 0:
-                                    gz = z
-                                    break
-                        if got >= 0 or attempt == 16:
-                            break
-                        # direct reclaim: one batch from this node's LRU
-                        if not stalled:
-                            stalled = True
-                            stats[ST_STALLS] += 1
-                            if stats[ST_FIRST_STALL_TICK] < 0:
-                                stats[ST_FIRST_STALL_TICK] = t
-                        freed = 0
-                        while freed < direct_batch and lru_len[node] > 0:
-                            h = lru_head[node]
-                            z = lru_zone[node, h]
-                            buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
-                                       zbase, zsize, z, lru_pfn[node, h], 0)
-                            cache_pages[z] -= 1
-                            lru_head[node] = (h + 1) % lru_pfn.shape[1]
-                            lru_len[node] -= 1
-                            freed += 1
-                        stats[ST_STALL_PAGES] += freed
-                        stats[ST_DIRECT_RECLAIMED] += freed
-                        stats[ST_EVENTS] += freed
-                        if is_cache:
-                            cache_debt += direct_stall_s
-                        if freed == 0:
-                            break
-                    if got < 0:
-                        stats[ST_BLOCKING_FAIL] += 1
-                        continue
-                    stats[ST_EVENTS] += 1
-                    if is_cache:
-                        stats[ST_CACHE_ALLOCS] += 1
-                        nd = zone_node[gz]
-                        slot = (lru_head[nd] + lru_len[nd]) % lru_pfn.shape[1]
-                        lru_pfn[nd, slot] = got
-                        lru_zone[nd, slot] = gz
-                        lru_len[nd] += 1
-                        cache_pages[gz] += 1
-                    else:
-                        anon_pages[gz] += 1
-                # atomic allocations, 16 per actor per round
+            growth_total = n_growth
+            cache_total = n_cache
+            for r in range(ROUNDS):
+                # this round's share of every actor's work
+                n_growth = (growth_total * (r + 1)) // ROUNDS - (growth_total * r) // ROUNDS
+                n_cache = (cache_total * (r + 1)) // ROUNDS - (cache_total * r) // ROUNDS
+                n_blocking = n_growth + n_cache
                 for a in range(n_actors):
-                    k = 0
-                    order = a_order[a]
-                    node = a_node[a]
-                    while k < 16 and remaining[a] > 0:
-                        k += 1
-                        remaining[a] -= 1
-                        busy = True
-                        got = -1
-                        gz = -1
-                        for kk in range(zonelist.shape[1]):
-                            z = zonelist[node, kk]
-                            if z < 0:
-                                break
-                            if zone_idx[z] > classzone:
-                                continue
-                            if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
-                                       protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
-                                src = _smallest_order(heads, z, order)
-                                got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                  nr_free, zfree, z, order)
-                                if got >= 0:
-                                    gz = z
-                                    if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
-                                            and src >= pageblock_order and src > order):
-                                        boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
-                                        stats[ST_BOOST_EVENTS] += 1
-                                        kswapd_awake[zone_node[z]] = 1
-                                    break
-                        if got < 0:
-                            for kk in range(zonelist.shape[1]):
-                                z = zonelist[node, kk]
-                                if z < 0:
-                                    break
-                                nd = zone_node[z]
-                                if kswapd_awake[nd] == 0 and not _node_balanced(
-                                        nd, era, zfree, boost, wm_high, protection, zone_node,
-                                        zone_idx, classzone, nr_free, types, pageblock_order):
-                                    kswapd_awake[nd] = 1
-                                    stats[ST_KSWAPD_WAKES] += 1
-                            for kk in range(zonelist.shape[1]):
-                                z = zonelist[node, kk]
-                                if z < 0:
-                                    break
-                                if zone_idx[z] > classzone:
-                                    continue
-                                unboosted = -1
-                                if order == 0 and boost[z] > 0 and a_exempt[a]:
-                                    unboosted = wm_min[z]
-                                ok = zone_check(era, zfree[z], order, wm_min[z] + boost[z],
-                                                unboosted, wm_min[z] + boost[z],
-                                                protection[z, classzone], a_flags[a], nr_free, z,
-                                                types, pageblock_order)[0]
-                                if ok:
-                                    src = _smallest_order(heads, z, order)
-                                    got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                      nr_free, zfree, z, order)
-                                    if got >= 0:
-                                        gz = z
-                                        if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
-                                                and src >= pageblock_order and src > order):
-                                            boost[z] = min(boost[z] + pageblock_pages,
-                                                           max_boost[z])
-                                            stats[ST_BOOST_EVENTS] += 1
+                    c = remaining[a]
+                    quota[a] = (c * (r + 1)) // ROUNDS - (c * r) // ROUNDS
+                # rounds alternate who goes first: even rounds blocking, odd rounds atomic
+                for part in range(2):
+                    if part == (r & 1):
+                        # blocking allocations (app growth first, then cache misses)
+                        while n_blocking > 0:
+                            is_cache = n_blocking <= n_cache
+                            n_blocking -= 1
+                            if is_cache:
+                                n_cache -= 1
+                            blocking_seq += 1
+                            node = blocking_seq % n_nodes
+                            got = -1
+                            gz = -1
+                            stalled = False
+                            for attempt in range(17):
+                                # fast path: LOW, no discount
+                                for kk in range(zonelist.shape[1]):
+                                    z = zonelist[node, kk]
+                                    if z < 0:
                                         break
-                        if got >= 0:
-                            stats[ST_ATOMIC_OK] += 1
+                                    if zone_idx[z] > classzone:
+                                        continue
+                                    if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
+                                               protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
+                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                          nr_free, zfree, z, 0)
+                                        if got >= 0:
+                                            gz = z
+                                            break
+                                if got >= 0:
+                                    break
+                                # slow path: wake kswapd, MIN with the mode's flags
+                                for kk in range(zonelist.shape[1]):
+                                    z = zonelist[node, kk]
+                                    if z < 0:
+                                        break
+                                    nd = zone_node[z]
+                                    if kswapd_awake[nd] == 0 and not _node_balanced(
+                                            nd, era, zfree, boost, wm_high, protection, zone_node,
+                                            zone_idx, classzone, nr_free, types, pageblock_order):
+                                        kswapd_awake[nd] = 1
+                                        stats[ST_KSWAPD_WAKES] += 1
+                                for kk in range(zonelist.shape[1]):
+                                    z = zonelist[node, kk]
+                                    if z < 0:
+                                        break
+                                    if zone_idx[z] > classzone:
+                                        continue
+                                    if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
+                                               protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
+                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                          nr_free, zfree, z, 0)
+                                        if got >= 0:
+                                            gz = z
+                                            break
+                                if got >= 0 or attempt == 16:
+                                    break
+                                # direct reclaim: one batch from this node's LRU
+                                if not stalled:
+                                    stalled = True
+                                    stats[ST_STALLS] += 1
+                                    if stats[ST_FIRST_STALL_TICK] < 0:
+                                        stats[ST_FIRST_STALL_TICK] = t
+                                freed = 0
+                                while freed < direct_batch and lru_len[node] > 0:
+                                    h = lru_head[node]
+                                    z = lru_zone[node, h]
+                                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                               zbase, zsize, z, lru_pfn[node, h], 0)
+                                    cache_pages[z] -= 1
+                                    lru_head[node] = (h + 1) % lru_pfn.shape[1]
+                                    lru_len[node] -= 1
+                                    freed += 1
+                                stats[ST_STALL_PAGES] += freed
+                                stats[ST_DIRECT_RECLAIMED] += freed
+                                stats[ST_EVENTS] += freed
+                                if is_cache:
+                                    cache_debt += direct_stall_s
+                                if freed == 0:
+                                    break
+                            if got < 0:
+                                stats[ST_BLOCKING_FAIL] += 1
+                                continue
                             stats[ST_EVENTS] += 1
-                            held_pages[gz] += 1 << order
-                            tail = (q_head[a] + q_len[a]) % max_cap
-                            q_pfn[a, tail] = got
-                            q_zone[a, tail] = gz
-                            q_exp[a, tail] = t + a_lifetime[a]
-                            q_len[a] += 1
-                            continue
-                        # ---- an atomic allocation failure
-                        pref = zonelist[node, 0]
-                        for kk in range(zonelist.shape[1]):
-                            z = zonelist[node, kk]
-                            if z >= 0 and zone_idx[z] <= classzone:
-                                pref = z
-                                break
-                        stats[ST_FAIL] += 1
-                        sample_fail += 1
-                        if a_nowarn[a]:
-                            stats[ST_FAIL_NOWARN] += 1
-                        if stats[ST_FIRST_FAIL_TICK] < 0:
-                            stats[ST_FIRST_FAIL_TICK] = t
-                        fail_by_order[order] += 1
-                        fail_by_zone[pref] += 1
-                        fail_by_actor[a] += 1
-                        if order > 0 and zone_check(
-                                era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
-                                wm_min[pref] + boost[pref], protection[pref, classzone],
-                                a_flags[a], nr_free, pref, types, pageblock_order)[1] == 2:
-                            stats[ST_FAIL_ORDER_CAUSE] += 1
-                        if not a_nowarn[a]:
-                            window = t // report_window_ticks
-                            if window != cur_window:
-                                cur_window = window
-                                in_window = 0
-                            if in_window < report_burst and n_snaps < snap_tick.shape[0]:
-                                in_window += 1
-                                snap_tick[n_snaps] = t
-                                snap_actor[n_snaps] = a
-                                snap_suppressed[n_snaps] = suppressed
-                                suppressed = 0
-                                for z in range(nz):
-                                    snap_zfree[n_snaps, z] = zfree[z]
-                                    snap_boost[n_snaps, z] = boost[z]
-                                    snap_cache[n_snaps, z] = cache_pages[z]
-                                    snap_anon[n_snaps, z] = anon_pages[z] + pinned_pages[z]
-                                    snap_held[n_snaps, z] = held_pages[z]
-                                    for o in range(NR_ORDERS):
-                                        snap_nrfree[n_snaps, z, o] = nr_free[z, o]
-                                n_snaps += 1
+                            if is_cache:
+                                stats[ST_CACHE_ALLOCS] += 1
+                                nd = zone_node[gz]
+                                slot = (lru_head[nd] + lru_len[nd]) % lru_pfn.shape[1]
+                                lru_pfn[nd, slot] = got
+                                lru_zone[nd, slot] = gz
+                                lru_len[nd] += 1
+                                cache_pages[gz] += 1
                             else:
-                                suppressed += 1
+                                anon_pages[gz] += 1
+                    else:
+                        # atomic allocations, this round's share of each actor
+                        for a in range(n_actors):
+                            order = a_order[a]
+                            node = a_node[a]
+                            while quota[a] > 0:
+                                quota[a] -= 1
+                                got = -1
+                                gz = -1
+                                for kk in range(zonelist.shape[1]):
+                                    z = zonelist[node, kk]
+                                    if z < 0:
+                                        break
+                                    if zone_idx[z] > classzone:
+                                        continue
+                                    if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
+                                               protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
+                                        src = _smallest_order(heads, z, order)
+                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                          nr_free, zfree, z, order)
+                                        if got >= 0:
+                                            gz = z
+                                            if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
+                                                    and src >= pageblock_order and src > order):
+                                                boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
+                                                stats[ST_BOOST_EVENTS] += 1
+                                                kswapd_awake[zone_node[z]] = 1
+                                            break
+                                if got < 0:
+                                    for kk in range(zonelist.shape[1]):
+                                        z = zonelist[node, kk]
+                                        if z < 0:
+                                            break
+                                        nd = zone_node[z]
+                                        if kswapd_awake[nd] == 0 and not _node_balanced(
+                                                nd, era, zfree, boost, wm_high, protection, zone_node,
+                                                zone_idx, classzone, nr_free, types, pageblock_order):
+                                            kswapd_awake[nd] = 1
+                                            stats[ST_KSWAPD_WAKES] += 1
+                                    for kk in range(zonelist.shape[1]):
+                                        z = zonelist[node, kk]
+                                        if z < 0:
+                                            break
+                                        if zone_idx[z] > classzone:
+                                            continue
+                                        unboosted = -1
+                                        if order == 0 and boost[z] > 0 and a_exempt[a]:
+                                            unboosted = wm_min[z]
+                                        ok = zone_check(era, zfree[z], order, wm_min[z] + boost[z],
+                                                        unboosted, wm_min[z] + boost[z],
+                                                        protection[z, classzone], a_flags[a], nr_free, z,
+                                                        types, pageblock_order)[0]
+                                        if ok:
+                                            src = _smallest_order(heads, z, order)
+                                            got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                                              nr_free, zfree, z, order)
+                                            if got >= 0:
+                                                gz = z
+                                                if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
+                                                        and src >= pageblock_order and src > order):
+                                                    boost[z] = min(boost[z] + pageblock_pages,
+                                                                   max_boost[z])
+                                                    stats[ST_BOOST_EVENTS] += 1
+                                                break
+                                if got >= 0:
+                                    stats[ST_ATOMIC_OK] += 1
+                                    stats[ST_EVENTS] += 1
+                                    held_pages[gz] += 1 << order
+                                    tail = (q_head[a] + q_len[a]) % max_cap
+                                    q_pfn[a, tail] = got
+                                    q_zone[a, tail] = gz
+                                    q_exp[a, tail] = t + a_lifetime[a]
+                                    q_len[a] += 1
+                                    continue
+                                # ---- an atomic allocation failure
+                                pref = zonelist[node, 0]
+                                for kk in range(zonelist.shape[1]):
+                                    z = zonelist[node, kk]
+                                    if z >= 0 and zone_idx[z] <= classzone:
+                                        pref = z
+                                        break
+                                stats[ST_FAIL] += 1
+                                sample_fail += 1
+                                if a_nowarn[a]:
+                                    stats[ST_FAIL_NOWARN] += 1
+                                if stats[ST_FIRST_FAIL_TICK] < 0:
+                                    stats[ST_FIRST_FAIL_TICK] = t
+                                fail_by_order[order] += 1
+                                fail_by_zone[pref] += 1
+                                fail_by_actor[a] += 1
+                                if order > 0 and zone_check(
+                                        era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
+                                        wm_min[pref] + boost[pref], protection[pref, classzone],
+                                        a_flags[a], nr_free, pref, types, pageblock_order)[1] == 2:
+                                    stats[ST_FAIL_ORDER_CAUSE] += 1
+                                if not a_nowarn[a]:
+                                    window = t // report_window_ticks
+                                    if window != cur_window:
+                                        cur_window = window
+                                        in_window = 0
+                                    if in_window < report_burst and n_snaps < snap_tick.shape[0]:
+                                        in_window += 1
+                                        snap_tick[n_snaps] = t
+                                        snap_actor[n_snaps] = a
+                                        snap_suppressed[n_snaps] = suppressed
+                                        suppressed = 0
+                                        for z in range(nz):
+                                            snap_zfree[n_snaps, z] = zfree[z]
+                                            snap_boost[n_snaps, z] = boost[z]
+                                            snap_cache[n_snaps, z] = cache_pages[z]
+                                            snap_anon[n_snaps, z] = anon_pages[z] + pinned_pages[z]
+                                            snap_held[n_snaps, z] = held_pages[z]
+                                            for o in range(NR_ORDERS):
+                                                snap_nrfree[n_snaps, z, o] = nr_free[z, o]
+                                        n_snaps += 1
+                                    else:
+                                        suppressed += 1
                 for z in range(nz):
                     if zfree[z] < lowest_free[z]:
                         lowest_free[z] = zfree[z]

@@ -178,9 +178,12 @@ def run_plan(plan: plan_mod.Plan, engine: str = "exact") -> RunResult:
         n_snaps = run_exact(*arrays.core, arrays.zbase, arrays.zsize, *_common_args(plan),
                             *out.values())
     else:
-        from minfree.simulation.fast import run_fast
+        from minfree.simulation.fast import pin_pattern, run_fast
 
-        n_snaps = run_fast(plan.zone_managed.copy(), *_common_args(plan), *out.values())
+        chunk_pages, chunk_blocks = pin_pattern(plan.initial_pin_every)
+        n_snaps = run_fast(
+            plan.zone_managed.copy(), *_common_args(plan), *out.values(), chunk_pages, chunk_blocks
+        )
     wall = time.perf_counter() - started
     return _result(plan, engine, out, int(n_snaps), wall)
 

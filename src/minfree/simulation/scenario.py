@@ -70,7 +70,7 @@ class PageCache:
     #: per this many cache pages (0 = none): the source of an old, fragmented cache
     initial_pin_every_pages: int = 0
     #: reader threads: a direct-reclaim stall holds back one of them, not all
-    readers: int = 16
+    readers: int = 4
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ class Reclaim:
 
     #: kswapd's reclaim rate; default measured on the reference host (docs/simulation.md)
     kswapd_mib_per_s: float = 1500.0
-    #: a direct reclaimer's rate while it stalls
-    direct_mib_per_s: float = 500.0
+    #: a direct reclaimer's rate while it stalls: one 32-page batch per ~1 ms stall
+    direct_mib_per_s: float = 125.0
     #: pages per direct reclaim attempt (SWAP_CLUSTER_MAX)
     direct_batch_pages: int = 32
     watermark_boost: bool = True
