@@ -49,8 +49,23 @@ PERMISSION = "permission"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar")
 #: Regular members up to this size are kept in memory during the one pass over a bundle.
 _TAR_CACHE_MEMBER_BYTES = 4 << 20
-#: Total budget for cached members; bigger bundles read the rest on demand.
-_TAR_CACHE_TOTAL_BYTES = 256 << 20
+#: Budget for cached members outside the memory-state paths below; the rest of a big
+#: bundle is read on demand.
+_TAR_CACHE_TOTAL_BYTES = 64 << 20
+#: Members under these root-relative prefixes are what minfree reads (proc/sys files,
+#: sysctl configuration, sosreport command output); they are small and always cached.
+_TAR_PRIORITY_PREFIXES = (
+    "proc/",
+    "sys/",
+    "etc/",
+    "usr/lib/sysctl.d/",
+    "lib/sysctl.d/",
+    "run/sysctl.d/",
+    "sos_commands/kernel/",
+    "sos_commands/memory/",
+    "sos_commands/networking/",
+)
+_TAR_PRIORITY_BYTES = 256 << 20
 _MAX_SYMLINK_HOPS = 40
 #: Largest file :meth:`Root.read_bytes` returns by default; bigger ones are recorded as
 #: missing ("too large") instead of exhausting memory (stream them with ``open_binary``).
@@ -423,14 +438,26 @@ class TarRoot(Root):
         try:
             raw: list[tuple[tarfile.TarInfo, bytes | None]] = []
             budget = _TAR_CACHE_TOTAL_BYTES
+            priority_budget = _TAR_PRIORITY_BYTES
             with tarfile.open(self.path, mode="r|*") as tar:
                 for member in tar:
                     data = None
-                    if member.isreg() and member.size <= min(_TAR_CACHE_MEMBER_BYTES, budget):
-                        handle = tar.extractfile(member)
-                        data = handle.read() if handle is not None else None
-                        if data is not None:
-                            budget -= len(data)
+                    if member.isreg() and member.size <= _TAR_CACHE_MEMBER_BYTES:
+                        # The top directory is not known yet: try with and without it.
+                        name = _normalise(member.name)
+                        inner = name.split("/", 1)[1] if "/" in name else name
+                        priority = name.startswith(_TAR_PRIORITY_PREFIXES) or inner.startswith(
+                            _TAR_PRIORITY_PREFIXES
+                        )
+                        room = priority_budget if priority else budget
+                        if member.size <= room:
+                            handle = tar.extractfile(member)
+                            data = handle.read() if handle is not None else None
+                            if data is not None:
+                                if priority:
+                                    priority_budget -= len(data)
+                                else:
+                                    budget -= len(data)
                     raw.append((member, data))
         except FileNotFoundError as exc:
             raise SourceError(f"{self.path}: no such file") from exc
@@ -536,7 +563,8 @@ class TarRoot(Root):
         assert entry.member is not None
         try:
             tar = tarfile.open(self.path, mode="r:*")  # noqa: SIM115 - closed by _ClosingReader
-            handle = tar.extractfile(entry.member.name)
+            # The TarInfo from the indexing pass knows its offset: no second full scan.
+            handle = tar.extractfile(entry.member)
         except (tarfile.TarError, OSError, EOFError, KeyError) as exc:
             raise OSError(f"archive read failed: {exc}") from exc
         if handle is None:
