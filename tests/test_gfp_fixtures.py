@@ -116,3 +116,42 @@ def test_one_era_for_all_masks_of_a_log():
     assert era.family == "F"
     assert all(decode_gfp(mask, era=era.key).names == names for mask, names in pairs)
     assert era_from_printed_masks([(0x820, "GFP_ATOMIC"), (0xA20, "GFP_ATOMIC")]) is None
+
+
+_BARE = re.compile(r"mode:(0x[0-9a-f]+)(?![0-9a-f(])")
+
+
+def _bare_cases() -> list[tuple[str, str | None, int]]:
+    cases = []
+    folder = LOGS / "reports"
+    releases = _index_releases(folder)
+    for path in sorted(folder.glob("*.log")):
+        release = releases.get(path.name, "unknown")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for mask in sorted({int(m.group(1), 16) for m in _BARE.finditer(text)}):
+            cases.append((path.name, None if release == "unknown" else release, mask))
+    return cases
+
+
+BARE_CASES = _bare_cases()
+
+
+def test_the_fixtures_hold_bare_hex_headers():
+    assert len(BARE_CASES) >= 15
+    assert {mask for _name, _release, mask in BARE_CASES} >= {0x20, 0x4020, 0xD0, 0x80D2, 0x204010}
+
+
+@pytest.mark.parametrize(("name", "release", "mask"), BARE_CASES, ids=lambda value: str(value))
+def test_bare_hex_headers_decode_fully_and_alike_with_or_without_release(name, release, mask):
+    # pre-4.5 kernels print only the hex; every such mask in the fixtures must decode to known
+    # flags, and inference from the bits (told the kernel printed no names) must agree with
+    # the release where the log gives one
+    inferred = decode_gfp(mask, hex_only=True)
+    assert inferred.unknown_bits == 0, (name, inferred.names)
+    assert inferred.era_inferred is True
+    if release is not None:
+        known = decode_gfp(mask, release)
+        assert known.unknown_bits == 0
+        assert known.names == inferred.names, (name, release)
+        assert known.can_sleep == inferred.can_sleep
+        assert known.min_fraction == inferred.min_fraction

@@ -326,16 +326,19 @@ def era_from_printed_masks(pairs: list[tuple[int, str]] | tuple[tuple[int, str],
     return _newest(tuple(era for era in ERAS if era.key in common))
 
 
-def infer_era_from_bits(mask: int) -> tuple[GfpEra, str]:
+def infer_era_from_bits(mask: int, *, hex_only: bool = False) -> tuple[GfpEra, str]:
     """Guess the era of a bare mask: the table that explains it best.
 
     Score per era: fewest unknown bits, then most bits covered by ``GFP_*`` composites,
     then fewest names; ties go to the newest upstream era. So ``0x20`` reads as 2.6/3.x
     ``GFP_ATOMIC`` (not 5.x ``__GFP_HIGH``), ``0x2080020`` as 4.4-4.9 ``GFP_ATOMIC``, and
-    ``0xcc0`` as ``GFP_KERNEL`` of the newest era.
+    ``0xcc0`` as ``GFP_KERNEL`` of the newest era. ``hex_only`` says the kernel printed the
+    hex without names, which only kernels before 4.5 do: the newer tables are left out.
     """
     best: tuple[tuple[int, int, int, int], GfpEra] | None = None
     for rank, era in enumerate(ERAS):
+        if hex_only and era.prints_names and era.key != "4.4":
+            continue
         rendered = format_gfp(mask, era)
         unknown = mask & ~era.known_bits
         covered = 0
@@ -351,7 +354,9 @@ def infer_era_from_bits(mask: int) -> tuple[GfpEra, str]:
     assert best is not None
     era = best[1]
     rendered = format_gfp(mask, era) or "(no flags)"
-    return era, f"inferred from the bits alone: {rendered} in {era.label} explains them best"
+    among = " among the kernels that print no names (before 4.5)" if hex_only else ""
+    return era, (f"inferred from the bits alone: {rendered} in {era.label} explains them "
+                 f"best{among}")
 
 
 def _normalise_printed(printed: str) -> str:
@@ -362,7 +367,7 @@ def _normalise_printed(printed: str) -> str:
 
 
 def _choose_era(mask: int, release: str | KernelRelease | None,
-                printed: str | None) -> tuple[GfpEra, bool, str]:
+                printed: str | None, hex_only: bool = False) -> tuple[GfpEra, bool, str]:
     parsed: KernelRelease | None
     if isinstance(release, KernelRelease):
         parsed = release
@@ -395,7 +400,7 @@ def _choose_era(mask: int, release: str | KernelRelease | None,
             reason = (f"inferred from the printed names: the tables of {_span(matching)} print "
                       f"them; using {chosen.label}")
         return chosen, True, unparsed_note + reason
-    era, reason = infer_era_from_bits(mask)
+    era, reason = infer_era_from_bits(mask, hex_only=hex_only and printed is None)
     if printed is not None:
         reason += "; no table reproduces the printed names exactly"
     return era, True, unparsed_note + reason
@@ -741,13 +746,15 @@ def _zones_up_to(highest: str | None) -> tuple[str, ...]:
 
 def decode_gfp(mask: int, release: str | KernelRelease | None = None,
                printed: str | None = None, *, order: int = 0,
-               era: str | GfpEra | None = None) -> GfpDecoding:
+               era: str | GfpEra | None = None, hex_only: bool = False) -> GfpDecoding:
     """Decode ``mask`` for a kernel ``release`` (``uname -r`` text or parsed), keeping and
     checking the names the log ``printed`` (with or without parentheses).
 
     Without a release the era is inferred: from ``printed`` when some table reproduces it
     exactly, else from the bits (:func:`infer_era_from_bits`); ``era_inferred`` is then
-    True and ``era_reason`` says how. ``era`` (a key of :data:`ERAS`) forces a table.
+    True and ``era_reason`` says how. ``hex_only=True`` says the log printed the mask with
+    no names at all (``mode:0x20``), which only kernels before 4.5 do; it narrows the
+    inference from bits to those kernels. ``era`` (a key of :data:`ERAS`) forces a table.
     ``order`` matters only on 6.3+ (ALLOC_HIGHATOMIC). Raises ValueError for a mask
     outside 0..2**32-1.
 
@@ -761,23 +768,23 @@ def decode_gfp(mask: int, release: str | KernelRelease | None = None,
     if isinstance(release, str | KernelRelease | None) and isinstance(printed, str | None):
         # A log holds the same few masks thousands of times: decode each combination once.
         # The result is immutable, so sharing it is safe.
-        return _decode_cached(mask, release, printed, order, era)
-    return _decode(mask, release, printed, order, era)
+        return _decode_cached(mask, release, printed, order, era, hex_only)
+    return _decode(mask, release, printed, order, era, hex_only)
 
 
 @functools.lru_cache(maxsize=4096)
 def _decode_cached(mask: int, release: str | KernelRelease | None, printed: str | None,
-                   order: int, era: str | GfpEra | None) -> GfpDecoding:
-    return _decode(mask, release, printed, order, era)
+                   order: int, era: str | GfpEra | None, hex_only: bool) -> GfpDecoding:
+    return _decode(mask, release, printed, order, era, hex_only)
 
 
 def _decode(mask: int, release: str | KernelRelease | None, printed: str | None, order: int,
-            era: str | GfpEra | None) -> GfpDecoding:
+            era: str | GfpEra | None, hex_only: bool = False) -> GfpDecoding:
     if era is not None:
         chosen = get_era(era)
         inferred, reason = False, f"era {chosen.key} chosen by the caller: {chosen.label}"
     else:
-        chosen, inferred, reason = _choose_era(mask, release, printed)
+        chosen, inferred, reason = _choose_era(mask, release, printed, bool(hex_only))
     era = chosen
     parsed = release if isinstance(release, KernelRelease) else KernelRelease.try_parse(release)
     names = format_gfp(mask, era)
