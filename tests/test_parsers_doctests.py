@@ -23,6 +23,7 @@ MODULES = [
     "minfree.model.meminfo",
     "minfree.model.vmstat",
     "minfree.sources.root",
+    "minfree.sources.snapshot",
 ]
 
 

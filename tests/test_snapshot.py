@@ -14,7 +14,7 @@ from minfree.errors import ParseError, SourceError
 from minfree.model.host import Missing
 from minfree.parsers.zoneinfo import parse_zoneinfo
 from minfree.sources.root import open_root
-from minfree.sources.snapshot import read_snapshot, require_zones
+from minfree.sources.snapshot import read_snapshot, read_vmstat, require_zones
 
 ROOTS = sorted(p for p in (FIXTURES / "roots").iterdir() if p.is_dir())
 
@@ -262,3 +262,14 @@ class TestLiveHost:
             assert snap.pagetypeinfo is not None
             assert snap.pageblock_order_source == "pagetypeinfo"
         assert "vm.compact_memory" not in snap.sysctl  # write-only: skipped
+
+
+def test_read_vmstat_samples() -> None:
+    root = open_root(FIXTURES / "roots/pcp-meminfo-root-005")
+    first, second = read_vmstat(root), read_vmstat(root)
+    assert first is not None
+    assert first == second
+    assert first.pgscan_kswapd_total == 6328636
+    empty = open_root(FIXTURES / "roots/ubuntu-5.4.0-170-partial")
+    assert read_vmstat(empty) is None
+    assert empty.missing == [Missing("proc/vmstat", "absent")]

@@ -159,6 +159,22 @@ def read_snapshot(root: Root, *, strict: bool = False) -> HostSnapshot:
     )
 
 
+def read_vmstat(root: Root, *, strict: bool = False) -> VmStat | None:
+    """One more ``/proc/vmstat`` sample (for rates over ``--interval``), or None.
+
+    A failure is recorded in ``root.missing`` like any other read.
+
+    >>> import pathlib, tempfile
+    >>> from minfree.sources.root import open_root
+    >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "proc").mkdir()
+    >>> _ = (d / "proc" / "vmstat").write_text("allocstall_normal 3\npgscan_kswapd 9\n")
+    >>> sample = read_vmstat(open_root(d))
+    >>> sample.allocstall_total, sample.pgscan_kswapd_total
+    (3, 9)
+    """
+    return _Reader(root, strict).parse("proc/vmstat", parse_vmstat)
+
+
 def require_zones(snapshot: HostSnapshot) -> None:
     """Raise SourceError (one clear line) when the snapshot has no zoneinfo to compute on."""
     if snapshot.zoneinfo is not None and snapshot.zones:
@@ -422,4 +438,4 @@ def _check_meminfo_view(
         )
 
 
-__all__ = ["LIVE_EXTRA_SYSCTLS", "Missing", "read_snapshot", "require_zones"]
+__all__ = ["LIVE_EXTRA_SYSCTLS", "Missing", "read_snapshot", "read_vmstat", "require_zones"]
