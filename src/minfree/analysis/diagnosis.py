@@ -16,7 +16,6 @@ module's model breaks one adapter, not every rule.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -303,25 +302,6 @@ class Diagnosis:
 # Assembly: adapters from the other layers' objects into the types above.
 # ---------------------------------------------------------------------------------------
 
-_SELECTED = "[]"
-
-
-def selected_choice(text: str | None) -> str | None:
-    """The bracketed choice of a sysfs multiple-choice file: ``always [madvise] never``.
-
-    >>> selected_choice("always defer defer+madvise [madvise] never")
-    'madvise'
-    >>> selected_choice("never") is None
-    False
-    """
-    if text is None:
-        return None
-    text = text.strip()
-    if "[" in text and "]" in text:
-        return text[text.index("[") + 1 : text.index("]")].strip()
-    return text or None
-
-
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
     """First attribute (or mapping key) present among ``names``: tolerates model renames."""
     if obj is None:
@@ -387,37 +367,38 @@ def vmstat_counters(vmstat: Any) -> dict[str, int]:
     return out
 
 
-def _sum_prefixed(counters: Mapping[str, int], name: str) -> int:
-    """A counter that old kernels keep global and newer ones split by zone (allocstall_*)."""
-    if name in counters:
-        return counters[name]
-    prefix = name + "_"
-    return sum(v for k, v in counters.items() if k.startswith(prefix))
+def reclaim_delta(first: Any, second: Any, interval_s: float, source: str) -> ReclaimDelta:
+    """Reclaim counters' increase between two vmstat samples ``interval_s`` seconds apart.
 
-
-def reclaim_delta(
-    first: Mapping[str, int], second: Mapping[str, int], interval_s: float, source: str
-) -> ReclaimDelta:
-    """Reclaim counters' increase between two vmstat samples.
-
-    A counter that went down (the host rebooted between samples, or the samples were
-    swapped) is counted as 0 rather than negative.
+    The counting (era names folded, resets dropped) is
+    :func:`minfree.analysis.reclaim_activity.reclaim_activity`; this adds the allocation
+    rate (``pgalloc_<zone>`` summed) that sizes watermark_scale_factor. Samples are
+    :class:`~minfree.model.vmstat.VmStat` values or name -> count mappings. A counter that
+    went down (reboot between samples) counts as 0.
 
     >>> d = reclaim_delta({"allocstall_normal": 1, "pgalloc_normal": 10},
     ...                   {"allocstall_normal": 4, "pgalloc_normal": 110}, 2.0, "x")
     >>> (d.allocstall, d.pgalloc, d.rate_per_s(d.pgalloc))
     (3, 100, 50.0)
     """
+    from minfree.analysis.reclaim_activity import reclaim_activity
+    from minfree.model.vmstat import VmStat
+
+    a = first if isinstance(first, VmStat) else VmStat(counters=dict(first))
+    b = second if isinstance(second, VmStat) else VmStat(counters=dict(second))
+    activity = reclaim_activity(a, b, interval_s)
+    alloc_before, alloc_after = a.per_zone("pgalloc"), b.per_zone("pgalloc")
+    pgalloc = sum(max(0, alloc_after.get(z, 0) - before) for z, before in alloc_before.items())
 
     def delta(name: str) -> int:
-        return max(0, _sum_prefixed(second, name) - _sum_prefixed(first, name))
+        return int(activity.deltas.get(name, 0))
 
     return ReclaimDelta(
         interval_s=interval_s,
         allocstall=delta("allocstall"),
         pgscan_direct=delta("pgscan_direct"),
         kswapd_low_wmark_hit_quickly=delta("kswapd_low_wmark_hit_quickly"),
-        pgalloc=delta("pgalloc"),
+        pgalloc=pgalloc,
         compact_stall=delta("compact_stall"),
         pgscan_kswapd=delta("pgscan_kswapd"),
         source=source,
@@ -426,10 +407,6 @@ def reclaim_delta(
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def isqrt_floor(value: int) -> int:
-    return math.isqrt(max(0, value))
 
 
 def merge_missing(*groups: Iterable[Any]) -> tuple[MissingItem, ...]:
@@ -687,7 +664,8 @@ def collect_diagnosis(
         parsed = _safely(f"{second_source}", missing, parse_vmstat, second_text,
                          source=str(second_source))
         if parsed is not None and measured_interval and measured_interval > 0:
-            reclaim = reclaim_delta(counters, vmstat_counters(parsed), float(measured_interval),
+            first_sample = getattr(snapshot, "vmstat", None) or counters
+            reclaim = reclaim_delta(first_sample, parsed, float(measured_interval),
                                     f"proc/vmstat and {second_source}")
         elif parsed is not None:
             missing.append(MissingItem("reclaim rates", f"{second_source} found but the time "
@@ -811,8 +789,8 @@ def collect_diagnosis(
         zones=zones,
         sysctl=dict(getattr(snapshot, "sysctl", {}) or {}),
         sysctl_source=getattr(snapshot, "sysctl_source", None) or "proc/sys",
-        thp_enabled=selected_choice(getattr(snapshot, "thp_enabled", None)),
-        thp_defrag=selected_choice(getattr(snapshot, "thp_defrag", None)),
+        thp_enabled=getattr(snapshot, "thp_enabled", None),
+        thp_defrag=getattr(snapshot, "thp_defrag", None),
         numa_nodes=max(1, len(getattr(snapshot, "numa_nodes", ()) or ())),
         interfaces=_interfaces(snapshot),
         failures=failures,
