@@ -167,7 +167,7 @@ def read_vmstat(root: Root, *, strict: bool = False) -> VmStat | None:
     >>> import pathlib, tempfile
     >>> from minfree.sources.root import open_root
     >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "proc").mkdir()
-    >>> _ = (d / "proc" / "vmstat").write_text("allocstall_normal 3\npgscan_kswapd 9\n")
+    >>> _ = (d / "proc" / "vmstat").write_text("allocstall_normal 3\\npgscan_kswapd 9\\n")
     >>> sample = read_vmstat(open_root(d))
     >>> sample.allocstall_total, sample.pgscan_kswapd_total
     (3, 9)
