@@ -621,6 +621,7 @@ def collect_diagnosis(
     missing: list[MissingItem] = []
     opened = root if hasattr(root, "read_text") and hasattr(root, "glob") else open_root(root)
     snapshot = _safely("host snapshot", missing, read_snapshot, opened)
+    snapshot_done = time.monotonic()
     label = getattr(opened, "label", None) or ("this host" if opened.is_live else str(root))
     release_obj = getattr(snapshot, "release", None)
     release = release_obj.text if release_obj is not None else None
@@ -633,6 +634,7 @@ def collect_diagnosis(
     reclaim = None
     second_text: str | None = None
     second_source = None
+    live_second = None
     measured_interval = interval_s
     if vmstat_second is not None:
         from pathlib import Path
@@ -655,14 +657,18 @@ def collect_diagnosis(
                     measured_interval = up2 - up1
                 break
     elif interval_s and interval_s > 0 and counters:
+        from minfree.sources.snapshot import read_vmstat
+
         (sleep or time.sleep)(interval_s)
-        second_text = opened.read_text("proc/vmstat")
+        live_second = read_vmstat(opened)
+        # The first sample was read inside the snapshot, just before snapshot_done.
+        measured_interval = max(interval_s, time.monotonic() - snapshot_done)
         second_source = "/proc/vmstat (second sample)"
-    if second_text is not None and counters:
+    if (second_text is not None or live_second is not None) and counters:
         from minfree.parsers.vmstat import parse_vmstat
 
-        parsed = _safely(f"{second_source}", missing, parse_vmstat, second_text,
-                         source=str(second_source))
+        parsed = live_second if live_second is not None else _safely(
+            f"{second_source}", missing, parse_vmstat, second_text, source=str(second_source))
         if parsed is not None and measured_interval and measured_interval > 0:
             first_sample = getattr(snapshot, "vmstat", None) or counters
             reclaim = reclaim_delta(first_sample, parsed, float(measured_interval),
