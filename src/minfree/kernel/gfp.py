@@ -487,14 +487,15 @@ def _is_movable_migratetype(mask: int, era: GfpEra) -> bool:
 
 
 def alloc_flags_for(mask: int, era: str | GfpEra, context: str = "process", *,
-                    order: int = 0, release: KernelRelease | None = None) -> AllocFlags:
+                    order: int = 0, release: str | KernelRelease | None = None) -> AllocFlags:
     """The ALLOC_ flags of the slow path's watermark check (``gfp_to_alloc_flags()`` plus
     the reserve flags that replace them), for one allocation context.
 
     ``context``: ``process`` (an ordinary task), ``interrupt`` (no rt/OOM/PF_MEMALLOC
     rules apply), ``rt_task`` (realtime task, process context), ``oom_victim`` (the task
     the OOM killer chose). ALLOC_CMA assumes CONFIG_CMA. The watermark level (WMARK_MIN,
-    value 0) is implied.
+    value 0) is implied. ``release`` refines rules that changed inside an era (ALLOC_KSWAPD
+    from 5.0, the THP "atomic" test from 3.16, ALLOC_HIGHATOMIC from 6.17).
 
         >>> alloc_flags_for(0x20, "3.10").names
         'HARDER|HIGH'
@@ -503,6 +504,8 @@ def alloc_flags_for(mask: int, era: str | GfpEra, context: str = "process", *,
     """
     era = get_era(era)
     _check_mask(mask)
+    if isinstance(release, str):
+        release = KernelRelease.try_parse(release)
     if context not in CONTEXTS:
         raise ValueError(f"unknown allocation context {context!r} (known: {', '.join(CONTEXTS)})")
     if era.key in _OLD:
