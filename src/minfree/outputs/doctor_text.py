@@ -11,6 +11,7 @@ Rendering only: every number comes from the document built by
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,18 @@ def _console(width: int, color: bool) -> Any:
                    emoji=False)
 
 
+def _wrapped(out: Any, text: str, width: int, indent: str = "  ",
+             subsequent: str | None = None, style: str = "") -> None:
+    """A paragraph wrapped with a hanging indent (rich would wrap to column 0)."""
+    from rich.text import Text
+
+    lines = textwrap.wrap(text, width=width - 1, initial_indent=indent,
+                          subsequent_indent=subsequent if subsequent is not None else indent + "  ",
+                          break_on_hyphens=False, break_long_words=False) or [indent]
+    for line in lines:
+        out(Text(line, style=style) if style else line)
+
+
 def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool = False,
                        show_candidates: bool = False) -> str:
     """The report as text (ANSI colours only with ``color``)."""
@@ -45,7 +58,8 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
     title.append(f"  {verdict['reason'].split(': ', 1)[-1]}")
     out(title)
     release = host["kernel_release"] or "kernel release unknown"
-    out(f"host: {host['label']}  ({release}, profile {host['profile']})")
+    _wrapped(out, f"host: {host['label']} ({release}, profile {host['profile']})", width,
+             indent="")
 
     # 2. failures
     out()
@@ -70,8 +84,9 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
     out(Text("Memory", style="bold"))
     mem = doc["memory"]
     if mem["total_kb"] is not None:
-        out(f"  total {fmt_kb(mem['total_kb'])}, free {fmt_kb(mem['free_kb'])}, "
-            f"page cache {fmt_kb(mem['file_cache_kb'])}, available {fmt_kb(mem['available_kb'])}")
+        out(f"  total {fmt_kb(mem['total_kb'])}, free {fmt_kb(mem['free_kb'])}")
+        out(f"  page cache {fmt_kb(mem['file_cache_kb'])}, available "
+            f"{fmt_kb(mem['available_kb'])}")
     else:
         out("  /proc/meminfo not available")
     if mem["zones"]:
@@ -87,9 +102,13 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
                           f"{headroom:+,} kB", largest)
         out(table)
     settings = doc["settings"]
-    out(f"  vm.min_free_kbytes {settings['vm.min_free_kbytes']}, "
-        f"watermark_scale_factor {settings['vm.watermark_scale_factor']}, "
-        f"THP enabled {settings['thp_enabled']} / defrag {settings['thp_defrag']}")
+    def shown(value: Any) -> str:
+        return "unknown" if value is None else str(value)
+
+    _wrapped(out, f"vm.min_free_kbytes {shown(settings['vm.min_free_kbytes'])}, "
+             f"watermark_scale_factor {shown(settings['vm.watermark_scale_factor'])}, "
+             f"THP enabled {shown(settings['thp_enabled'])} / defrag "
+             f"{shown(settings['thp_defrag'])}", width)
 
     # 4. findings
     out()
@@ -97,14 +116,21 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
     out(Text(f"Findings ({len(findings)})", style="bold"))
     if not findings:
         out("  none")
+    hang = " " * 11
     for f in findings:
-        line = Text("  ")
-        line.append(f"{f['severity'].upper():8}", style=_SEVERITY_STYLE.get(f["severity"], ""))
-        line.append(f" {f['summary']}  [{f['key']}]")
-        out(line)
+        tag = f"{f['severity'].upper():8}"
+        body = textwrap.wrap(f"{f['summary']} [{f['key']}]", width=width - 12,
+                             break_on_hyphens=False, break_long_words=False)
+        first = Text("  ")
+        first.append(tag, style=_SEVERITY_STYLE.get(f["severity"], ""))
+        first.append(" " + (body[0] if body else ""))
+        out(first)
+        for line in body[1:]:
+            out(hang + line)
         sources = [e["source"] for e in f["evidence"]][:4]
         if sources:
-            out(Text(f"           from: {', '.join(sources)}", style="dim"))
+            _wrapped(out, "from: " + ", ".join(sources), width, indent=hang,
+                     subsequent=hang + "      ", style="dim")
 
     # 5. recommendations
     out()
@@ -113,13 +139,13 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
     if not recs:
         chosen = doc["chosen"]
         if chosen["min_free_kbytes"] is not None:
-            out(f"  no change needed: vm.min_free_kbytes {settings['vm.min_free_kbytes']} already"
-                f" meets the largest supported rule ({chosen['rule']}, "
-                f"{chosen['min_free_kbytes']:,} kB)")
+            _wrapped(out, f"no change needed: vm.min_free_kbytes "
+                     f"{settings['vm.min_free_kbytes']} already meets the largest supported "
+                     f"rule ({chosen['rule']}, {chosen['min_free_kbytes']:,} kB)", width)
         else:
             out("  no change recommended")
     else:
-        _recommendation_table(out, recs)
+        _recommendation_table(out, recs, width=width)
         if doc["apply_command"]:
             out()
             out(Text("  " + doc["apply_command"], style="bold"))
@@ -131,11 +157,11 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
     if cost is not None and cost["memory_taken_from_applications_kb"] is not None and recs:
         taken = cost["memory_taken_from_applications_kb"]
         if taken >= 0:
-            out(f"  cost: {fmt_kb(taken)} more kept free (the high watermarks' sum, taken from "
-                "applications and page cache)")
+            _wrapped(out, f"cost: {fmt_kb(taken)} more kept free (the high watermarks' sum, "
+                     "taken from applications and page cache)", width)
         else:
-            out(f"  gives back: {fmt_kb(-taken)} to applications and page cache (the high "
-                "watermarks' sum shrinks)")
+            _wrapped(out, f"gives back: {fmt_kb(-taken)} to applications and page cache (the "
+                     "high watermarks' sum shrinks)", width)
         gains = []
         if cost["atomic_reserve_gain_kb"] and cost["atomic_reserve_gain_kb"] > 0:
             gains.append(f"{fmt_kb(cost['atomic_reserve_gain_kb'])} more reserve that only "
@@ -144,7 +170,7 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
             gains.append(f"kswapd starts {fmt_kb(cost['kswapd_head_start_gain_kb'])} earlier "
                          "(wider low-min gap)")
         if gains:
-            out("  buys: " + "; ".join(gains))
+            _wrapped(out, "buys: " + "; ".join(gains), width)
     if show_candidates or recs:
         out()
         out(Text("min_free_kbytes candidates", style="bold"))
@@ -165,11 +191,12 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
         out()
         out(Text("Not checked", style="bold"))
         for m in doc["missing"]:
-            out(f"  {m['what']}: {m['reason']}")
+            _wrapped(out, f"{m['what']}: {m['reason']}", width)
     return console.file.getvalue()
 
 
-def _recommendation_table(out: Any, recs: Any, *, sources: bool = False) -> None:
+def _recommendation_table(out: Any, recs: Any, *, sources: bool = False,
+                          width: int = 100) -> None:
     """Setting / current / recommended, then each recommendation's reasons as lines."""
     from rich.table import Table
 
@@ -183,9 +210,10 @@ def _recommendation_table(out: Any, recs: Any, *, sources: bool = False) -> None
     for r in recs:
         out(f"  why {r['sysctl']}:")
         for reason in r["reasons"]:
-            out(f"    - {reason}")
+            _wrapped(out, f"- {reason}", width, indent="    ", subsequent="      ")
         if sources and r["sources"]:
-            out(f"    sources: {', '.join(r['sources'])}")
+            _wrapped(out, f"sources: {', '.join(r['sources'])}", width, indent="    ",
+                     subsequent="      ")
 
 
 def _inputs_text(inputs: Mapping[str, Any]) -> str:
@@ -241,7 +269,7 @@ def render_recommend_text(doc: Mapping[str, Any], *, width: int = 100,
     if not recs:
         out("No setting needs to change.")
     else:
-        _recommendation_table(out, recs, sources=True)
+        _recommendation_table(out, recs, sources=True, width=width)
         if doc["apply_command"]:
             out()
             out(Text("  " + doc["apply_command"], style="bold"))
@@ -249,5 +277,5 @@ def render_recommend_text(doc: Mapping[str, Any], *, width: int = 100,
         out()
         out(Text("Not checked", style="bold"))
         for m in doc["missing"]:
-            out(f"  {m['what']}: {m['reason']}")
+            _wrapped(out, f"{m['what']}: {m['reason']}", width)
     return console.file.getvalue()
