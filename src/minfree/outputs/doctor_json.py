@@ -150,3 +150,26 @@ def doctor_document(
 
 def render_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def run_doctor(
+    root: Any = None,
+    *,
+    logs: Sequence[str] | None = None,
+    interval_s: float | None = 0.0,
+    profile: str = "generic",
+    aerospike_conf: str | None = None,
+    allow_high: bool = False,
+) -> dict[str, Any]:
+    """The doctor document for a root in one call (for ``report``, ``fleet``, ``exporter``).
+
+    ``root``: None or "/" (this host), a directory, a sosreport or a tarball. The live host
+    is sampled once unless ``interval_s`` > 0. Raises :class:`minfree.errors.MinfreeError`
+    only for unusable explicit inputs (a root that does not exist, unreadable ``logs``).
+    """
+    from minfree.analysis.diagnosis import collect_diagnosis
+
+    d = collect_diagnosis(root, logs=logs, interval_s=interval_s, profile=profile,
+                          aerospike_conf=aerospike_conf)
+    findings = evaluate(d)
+    return doctor_document(d, findings, recommend(d, findings, allow_high=allow_high))
