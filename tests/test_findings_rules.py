@@ -269,3 +269,37 @@ def test_every_key_has_a_test_here() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     for key in FINDING_KEYS:
         assert f'"{key}"' in source, key
+
+
+def test_every_key_has_words() -> None:
+    from minfree.outputs.findings_text import SUMMARIES, TITLES
+
+    assert set(SUMMARIES) == set(FINDING_KEYS)
+    assert set(TITLES) == set(FINDING_KEYS)
+
+
+def test_wording_uses_the_params_of_every_rule() -> None:
+    """Each finding produced by the cases above renders without falling back to raw params."""
+    from minfree.outputs.findings_text import summary
+
+    boot = BootView(values={"vm.min_free_kbytes": BootValue(
+        "vm.min_free_kbytes", "67584", "1150976",
+        systemd_winner=BootDefinition("etc/sysctl.d/99-zz.conf", 3, "67584"))},
+        sysctl_conf_read_at_boot=False, uses_systemd=True,
+        sysctl_conf_definitions=(("vm.swappiness",
+                                  BootDefinition("etc/sysctl.conf", 1, "0")),))
+    frag = dataclasses.replace(BASE.zones[1], free_pages=300_000,
+                               free_blocks=(200_000, 50_000) + (0,) * 9)
+    d = dataclasses.replace(
+        with_sysctl(BASE, vm__min_free_kbytes="1150976", vm__swappiness="150",
+                    vm__vfs_cache_pressure="0", vm__zone_reclaim_mode="1",
+                    vm__max_map_count="1000"),
+        failures=(ATOMIC_GROUP,), boot=boot, numa_nodes=2, thp_defrag="always",
+        zones=(BASE.zones[0], frag), profile="aerospike", thp_enabled="always",
+        reclaim=ReclaimDelta(5, 10, 100, 3, 1000),
+        memory=dataclasses.replace(BASE.memory, available_kb=10, swap_total_kb=1))
+    findings = evaluate(d)
+    assert len({f.key for f in findings}) >= 10
+    for f in findings:
+        text = summary(f)
+        assert "{'" not in text, (f.key, text)
