@@ -220,9 +220,9 @@ def print_inspect(doc: dict[str, Any], *, console: Console | None = None) -> Non
     from rich.console import Console
 
     if console is None:
-        console = Console()
+        console = Console(highlight=False)
         if not console.is_terminal:
-            console = Console(width=160)  # piped: keep the tables on one line per row
+            console = Console(width=160, highlight=False)  # piped: one line per row
     kernel = f" (kernel {doc['kernel']})" if doc["kernel"] else ""
     console.print(f"[bold]{doc['source']}[/]{kernel}, page size {doc['page_size_bytes']} bytes")
     _memory(console, doc)
