@@ -181,3 +181,17 @@ def test_doctor_on_this_host() -> None:
     doc = json.loads(proc.stdout)
     assert doc["verdict"]["status"] in ("healthy", "at risk", "failing")
     assert doc["memory"]["zones"], "this host has /proc/zoneinfo"
+
+
+@pytest.mark.parametrize("root", sorted(p.name for p in (FIXTURES / "roots").iterdir()
+                                        if p.is_dir()))
+def test_every_fixture_root_gets_a_diagnosis(root: str) -> None:
+    """Old kernels, containers, partial captures, 32-bit highmem: never a crash."""
+    from minfree.outputs.doctor_json import run_doctor
+    from minfree.outputs.doctor_text import render_doctor_text, render_recommend_text
+
+    doc = run_doctor(str(FIXTURES / "roots" / root))
+    assert doc["verdict"]["status"] in ("healthy", "at risk", "failing")
+    json.dumps(doc)
+    assert render_doctor_text(doc).startswith(" ")
+    assert "min_free_kbytes for" in render_recommend_text(doc)

@@ -173,3 +173,15 @@ def test_every_scenario_is_documented() -> None:
         if path.is_dir() and not path.name.startswith("_"):
             text = (path / "SCENARIO.md").read_text()
             assert "Expected" in text, path.name
+
+
+def test_container_meminfo_is_not_mixed_with_host_zones() -> None:
+    # LXD container: lxcfs meminfo says 1 GiB with 2.6 MB free; zoneinfo is the 16 GB host.
+    d = collect_diagnosis(str(FIXTURES / "roots" / "hotsos-rabbitmq-lxd-5.4.0-97"))
+    doc = doctor_document(d, evaluate(d))
+    assert d.memory is None
+    assert not keys(doc) & {"MIN_FREE_TOO_HIGH", "CACHE_CROWDS_FREE_MEMORY"}
+    reason = next(m["reason"] for m in doc["missing"] if m["what"] == "proc/meminfo")
+    assert "container" in reason
+    assert doc["chosen"]["cap_kb"] == int(d.total_ram_kb * 0.05)
+    assert d.total_ram_kb > 16_000_000  # the host's zones, not the 1 GiB limit

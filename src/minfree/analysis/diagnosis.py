@@ -439,6 +439,9 @@ SECOND_VMSTAT_PATHS: tuple[str, ...] = ("proc/vmstat.2",)
 UPTIME_PATHS: tuple[str, str] = ("proc/uptime", "proc/uptime.2")
 #: aerospike.conf locations looked for in a root when --profile aerospike has no path.
 AEROSPIKE_CONF_PATHS: tuple[str, ...] = ("etc/aerospike/aerospike.conf",)
+#: Zones holding this much more than MemTotal mean meminfo is a container's (lxcfs) view.
+#: The reverse (zones smaller) is normal while a VM initialises memory lazily.
+CONTAINER_VIEW_MARGIN = 0.10
 #: Default --interval on the live host (seconds): long enough to see reclaim counters move,
 #: short enough for a command people run by hand.
 DEFAULT_LIVE_INTERVAL_S = 3.0
@@ -628,6 +631,15 @@ def collect_diagnosis(
     page_size = getattr(snapshot, "page_size_bytes", 4096) or 4096
     zones = sorted_zones(getattr(snapshot, "zones", ()) or ())
     memory = memory_from_meminfo(getattr(snapshot, "meminfo", None))
+    managed_kb = sum(z.managed_pages or 0 for z in zones) * page_size // 1024
+    if memory is not None and memory.total_kb and managed_kb > memory.total_kb * (
+            1 + CONTAINER_VIEW_MARGIN):
+        # lxcfs shows a container its memory limit while zoneinfo is the host's: mixing
+        # the two would compare a 1 GiB "MemFree" with 16 GiB of watermarks.
+        missing.append(MissingItem(
+            "proc/meminfo", f"a container's view (MemTotal {memory.total_kb} kB, zones "
+            f"{managed_kb} kB): host memory checks use the zones only"))
+        memory = None
     counters = vmstat_counters(getattr(snapshot, "vmstat", None))
 
     # -- second vmstat sample ---------------------------------------------------------
