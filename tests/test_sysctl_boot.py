@@ -147,12 +147,15 @@ def test_globs_exclusions_and_explicit_settings(tmp_path: Path) -> None:
     # 50-default.conf: "net.ipv4.conf.*.promote_secondaries = 1" and "-net.ipv4.conf.all.promote_secondaries"
     assert boot.systemd.value("net.ipv4.conf.eth0.promote_secondaries") == "1"
     assert boot.systemd.value("net.ipv4.conf.all.promote_secondaries") is None
-    # an explicit setting beats a later glob under systemd, not under procps
+    # an explicit setting beats a later glob under both tools (the real ones agree, below)
     _write(root, "etc/sysctl.d/10-first.conf", "vm.swappiness = 5\n")
-    _write(root, "etc/sysctl.d/90-glob.conf", "vm.swap* = 50\n")
+    _write(root, "etc/sysctl.d/90-glob.conf", "vm.swap* = 50\nvm.dirty_rat* = 7\n")
     boot = resolve_boot_sysctl(root)
-    assert boot.systemd.value("vm.swappiness") == "5"
-    assert boot.procps.value("vm.swappiness") == "50"
+    assert boot.systemd.value("vm.swappiness") == boot.procps.value("vm.swappiness") == "5"
+    resolution = boot.procps.resolve("vm.dirty_ratio")
+    assert resolution.winner is not None
+    assert resolution.winner.pattern == "vm.dirty_rat*"
+    assert resolution.value == "7"
 
 
 def test_init_detection_from_the_root(tmp_path: Path) -> None:
@@ -251,3 +254,133 @@ def test_tarball_bundle_read_in_place(tmp_path: Path) -> None:
     from minfree.sources.root import open_root
 
     assert resolve_boot_sysctl(open_root(bundle)).systemd.value("kernel.pid_max") == "4194304"
+
+
+# ---- against the real tools: systemd-analyze cat-config and procps sysctl --system -------
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+from minfree.apply.persist import same_value  # noqa: E402
+
+
+def _scenario_root(tmp_path: Path, *, link: bool = True) -> Path:
+    """The real Ubuntu stack plus every precedence case at once."""
+    root = build_root(tmp_path, proc=False)
+    _write(root, "run/sysctl.d/50-default.conf", "vm.swappiness = 7\n")  # shadows /usr/lib
+    _write(root, "usr/lib/sysctl.d/50-pid-max.conf", "kernel.pid_max = 1\n")  # shadowed by nothing: wins
+    _write(root, "etc/sysctl.d/60-db.conf",
+           "vm.min_free_kbytes = 65536\nvm.dirty_ratio = 15\nvm.dirty_background_ratio = 5\n")
+    _write(root, "etc/sysctl.d/99-zz-late.conf", "vm.dirty_ratio = 12\nvm.dirty_background_r* = 9\n")
+    _write(root, "usr/lib/sysctl.d/60-db.conf", "vm.min_free_kbytes = 1\n")  # shadowed by /etc
+    os.symlink("/dev/null", root / "etc/sysctl.d/protect-links.conf")  # masks /usr/lib's
+    _write(root, "etc/sysctl.d/40-glob.conf",  # a glob, an exclusion, an explicit setting
+           "net.ipv4.conf.*.promote_secondaries = 1\n-net.ipv4.conf.all.promote_secondaries\n"
+           "net.ipv4.conf.lo.promote_secondaries = 0\n")
+    with (root / "etc/sysctl.conf").open("a") as handle:
+        handle.write("vm.min_free_kbytes = 90112\nvm.dirty_ratio = 18\n")
+    if not link:
+        (root / "etc/sysctl.d/99-sysctl.conf").unlink()
+    return root
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_systemd_order_matches_systemd_analyze(tmp_path: Path, link: bool) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    root = _scenario_root(tmp_path, link=link)
+    done = subprocess.run(["systemd-analyze", "cat-config", "sysctl.d", f"--root={root}", "--no-pager"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"systemd-analyze cat-config failed: {done.stderr.strip()}")
+    prefix = f"# {root}"
+    shown = [line[len(prefix):] for line in done.stdout.splitlines() if line.startswith(prefix + "/")]
+    boot = resolve_boot_sysctl(root)
+    masked = {"/etc/sysctl.d/protect-links.conf"}
+    assert [p for p in shown if p not in masked] == list(boot.systemd.files)
+    assert ("/etc/sysctl.d/99-sysctl.conf" in shown) is link
+    assert boot.systemd.value("vm.dirty_ratio") == "12"
+
+
+#: keys the scenario's glob matches (the fake /proc/sys has these interfaces)
+GLOB_KEYS = tuple(f"net.ipv4.conf.{dev}.promote_secondaries" for dev in ("all", "default", "eth0", "lo"))
+
+
+def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str]) -> tuple[str, dict[str, str]]:
+    """Run a real boot tool in a private mount namespace where the sysctl folders are the
+    root's and ``/proc/sys`` is a plain folder of empty files: the tool "writes" there, and
+    the kernel's values are never touched (procps 4.0.2 ``--dry-run`` is not honoured by
+    ``--system``, so a dry run is not enough). Returns (output, key -> value written).
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare (mount namespace)")
+    for host in ("/etc/sysctl.d", "/usr/lib/sysctl.d", "/etc/sysctl.conf", "/usr/local/lib", "/run"):
+        if not os.path.exists(host):
+            pytest.skip(f"{host} does not exist on this host (bind target)")
+    if not os.path.islink("/lib"):
+        pytest.skip("/lib is not a link to /usr/lib here")
+    boot = resolve_boot_sysctl(root)
+    fake = tmp_path / "fake-proc-sys"
+    keys = set(boot.systemd.keys()) | set(boot.procps.keys()) | set(GLOB_KEYS)
+    for key in keys:
+        path = fake / key.replace(".", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    marker = fake / "minfree-fake-proc-sys"
+    marker.write_text("")
+    guarded = {k: (Path("/proc/sys") / k.replace(".", "/")) for k in keys}
+    host_before = {k: p.read_text() for k, p in guarded.items() if p.is_file()}
+    script = (
+        "set -e; mount --make-rprivate /; "
+        f"mount --bind {fake} /proc/sys; test -e /proc/sys/minfree-fake-proc-sys; "
+        f"mount --bind {root}/etc/sysctl.d /etc/sysctl.d; "
+        f"mount --bind {root}/usr/lib/sysctl.d /usr/lib/sysctl.d; "
+        "mount -t tmpfs none /run; mkdir -p /run/sysctl.d; "
+        f"cp -a {root}/run/sysctl.d/. /run/sysctl.d/; "
+        "mount -t tmpfs none /usr/local/lib; "
+        f"mount --bind {root}/etc/sysctl.conf /etc/sysctl.conf; "
+        'exec "$@"'
+    )
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *argv],
+                          capture_output=True, text=True)
+    host_after = {k: p.read_text() for k, p in guarded.items() if p.is_file()}
+    assert host_after == host_before, "the kernel's values changed: the fake /proc/sys leaked"
+    if not marker.exists() or ("Applying" not in done.stdout + done.stderr and done.returncode == 127):
+        pytest.skip(f"could not run {argv[0]} in a mount namespace: {done.stderr.strip()[:200]}")
+    written = {k: " ".join((fake / k.replace(".", "/")).read_text().split()) for k in keys}
+    return done.stdout + done.stderr, {k: v for k, v in written.items() if v}
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_procps_order_and_values_match_real_sysctl_system(tmp_path: Path, link: bool) -> None:
+    if shutil.which("sysctl") is None:
+        pytest.skip("procps sysctl is not installed")
+    root = _scenario_root(tmp_path, link=link)
+    output, written = _run_boot_tool_on_fake_proc(root, tmp_path, ["sysctl", "-e", "--system"])
+    files = [line[len("* Applying "):-len(" ...")] for line in output.splitlines()
+             if line.startswith("* Applying ")]
+    boot = resolve_boot_sysctl(root)
+    assert [f for f in files if f != "/etc/sysctl.d/protect-links.conf"] == list(boot.procps.files)
+    assert written["vm.min_free_kbytes"] == "90112"  # sysctl.conf last, with or without the link
+    assert written["vm.dirty_ratio"] == "18"
+    assert written["vm.dirty_background_ratio"] == "5"  # explicit beats the later glob
+    for key in set(boot.procps.keys()) | set(written) | set(GLOB_KEYS):
+        assert same_value(boot.procps.value(key), written.get(key)), key
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_systemd_values_match_real_systemd_sysctl(tmp_path: Path, link: bool) -> None:
+    binary = next((p for p in ("/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl")
+                   if os.path.exists(p)), None)
+    if binary is None:
+        pytest.skip("systemd-sysctl is not installed")
+    root = _scenario_root(tmp_path, link=link)
+    _output, written = _run_boot_tool_on_fake_proc(root, tmp_path, [binary])
+    boot = resolve_boot_sysctl(root)
+    assert written["vm.dirty_ratio"] == "12"  # 99-zz-late.conf sorts after 99-sysctl.conf
+    assert written["vm.dirty_background_ratio"] == "5"  # systemd: explicit beats any glob
+    assert written.get("vm.min_free_kbytes") == ("90112" if link else "65536")
+    for key in set(boot.systemd.keys()) | set(written) | set(GLOB_KEYS):
+        assert same_value(boot.systemd.value(key), written.get(key)), key
+    # the glob sets eth0 and default, the exclusion keeps "all" out, lo's explicit 0 wins
+    assert [written.get(k) for k in GLOB_KEYS] == [None, "1", "1", "0"]

@@ -22,7 +22,11 @@ Two programs apply sysctl files at boot, with different rules (sources: systemd
 **procps ``sysctl --system``** (sysvinit hosts, and what admins run by hand)
   Steps 1-3 as above, then ``/etc/sysctl.conf`` is applied **last** when it is a regular
   file, so it beats every sysctl.d file (and is read twice when the 99-sysctl.conf link
-  exists). Lines apply strictly in order, globs included (procps 4.0+).
+  exists). Globs (procps 4.0+) follow systemd's rule: an explicit setting beats a glob in
+  any position, and ``-pattern`` excludes keys from globs.
+
+Both models are checked in the tests against the real programs (systemd-sysctl 252 and
+procps-ng 4.0.2, run in a mount namespace over a fake ``/proc/sys``).
 
 The resolver is pure: it takes a :class:`~minfree.sources.sysctl_config.SysctlConfigSet`
 (``collect_sysctl_config`` reads one from a root) and never touches the filesystem, so
@@ -140,21 +144,15 @@ class BootStack:
             for d in self._globs
             if fnmatch.fnmatchcase(key, d.pattern or "")
         )
-        if self.tool == SYSTEMD:
-            # systemd: an explicit setting anywhere beats every glob; excluded keys skip globs
-            if exact:
-                losing_globs = globs
-                return KeyResolution(key, exact[-1], tuple(sorted((*losing_globs, *exact[:-1]), key=_order)))
-            if any(fnmatch.fnmatchcase(key, pattern) for pattern in self._exclusions):
-                return KeyResolution(key, None, globs)
-            if globs:
-                return KeyResolution(key, globs[-1], globs[:-1])
-            return KeyResolution(key, None)
-        # procps: strictly in application order, last line wins
-        ordered = tuple(sorted((*exact, *globs), key=_order))
-        if not ordered:
-            return KeyResolution(key, None)
-        return KeyResolution(key, ordered[-1], ordered[:-1])
+        # Both tools: an explicit setting anywhere beats every glob, whatever the order, and
+        # excluded keys skip globs (systemd sysctl.c; procps-ng 4.0.2 checked in the tests).
+        if exact:
+            return KeyResolution(key, exact[-1], tuple(sorted((*globs, *exact[:-1]), key=_order)))
+        if any(fnmatch.fnmatchcase(key, pattern) for pattern in self._exclusions):
+            return KeyResolution(key, None, globs)
+        if globs:
+            return KeyResolution(key, globs[-1], globs[:-1])
+        return KeyResolution(key, None)
 
     def winner(self, key: str) -> Definition | None:
         return self.resolve(key).winner
