@@ -29,7 +29,6 @@ GOLDEN = REPO / "tests" / "golden"
 CONDITIONAL_METRICS = {
     "minfree_page_allocation_failure_last_seen_timestamp_seconds",
     "minfree_recommended_min_free_kbytes",
-    "minfree_finding",
 }
 
 

@@ -257,6 +257,26 @@ def test_analysis_failure_is_counted_and_does_not_break_the_scrape(tmp_path: Pat
     assert "minfree_finding{" not in text
 
 
+@pytest.mark.parametrize("name", ["hotsos-kubernetes-5.4.0-99", "firecracker-6.18-with-failures"])
+def test_findings_are_the_doctors(name: str, tmp_path: Path) -> None:
+    """The exporter's findings equal what `minfree doctor --json` reports for the root."""
+    import json
+    import subprocess
+    import sys
+
+    path = root_path(name, tmp_path)
+    doctor = subprocess.run([sys.executable, "-m", "minfree", "doctor", "--json", "--root", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    document = json.loads(doctor.stdout)
+    expected = {(f["key"], f["severity"]) for f in document["findings"]}
+    text = scrape(path)
+    got = {(dict(labels)["key"], dict(labels)["severity"])
+           for (metric, labels), v in samples(text).items() if metric == "minfree_finding" and v == 1}
+    assert got == expected
+    assert got, "these roots have findings"
+    assert value(text, "minfree_recommended_min_free_kbytes") is not None
+
+
 def test_analysis_metrics(tmp_path: Path) -> None:
     result = AnalysisResult(
         findings=(("MIN_FREE_BELOW_KERNEL_DEFAULT", "warning"), ("SWAPPINESS_HIGH", "notice")),

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import threading
@@ -590,9 +591,35 @@ class AnalysisResult:
     recommended_min_free_kbytes: int | None = None
 
 
-def analyse(root: Root) -> AnalysisResult:
-    """Run the doctor's analysis on ``root`` (findings and the recommended reserve)."""
-    raise NotImplementedError("doctor analysis not yet available")
+def analyse(root: Root, *, vmstat_interval_seconds: float = 0.0) -> AnalysisResult:
+    """The doctor's findings and recommended ``vm.min_free_kbytes`` for ``root``.
+
+    Exactly what ``minfree doctor`` computes (same diagnosis, rules and recommender). The
+    recommended reserve is the doctor's ``vm.min_free_kbytes`` recommendation when it makes
+    one, else the size its rules settle on (which then does not exceed today's value).
+    ``vmstat_interval_seconds`` > 0 takes a second /proc/vmstat sample that far apart on the
+    live host, so the findings about kswapd falling behind can use rates (the background
+    thread can afford the wait; a one-shot textfile run passes 0).
+    """
+    from minfree.analysis.diagnosis import collect_diagnosis
+    from minfree.analysis.findings import evaluate
+    from minfree.recommend import recommend
+
+    diagnosis = collect_diagnosis(root, interval_s=vmstat_interval_seconds)
+    findings = evaluate(diagnosis)
+    result = recommend(diagnosis, findings)
+    # As `minfree apply --min-free-kbytes recommended` reads it: the recommended change, or
+    # today's value when the rules ask for nothing more (so the alert compares like with like).
+    recommended = next(
+        (int(r.recommended) for r in result.recommendations if r.sysctl == "vm.min_free_kbytes"),
+        None,
+    )
+    if recommended is None and result.chosen_kb is not None:
+        recommended = diagnosis.sysctl_int("vm.min_free_kbytes")
+    return AnalysisResult(
+        findings=tuple((f.key, f.severity) for f in findings),
+        recommended_min_free_kbytes=recommended,
+    )
 
 
 class AnalysisCache:
@@ -686,6 +713,9 @@ class MinfreeCollector:
         self.root: Root = root if isinstance(root, Root) else open_root(root)
         self.errors = ErrorCounts()
         self.failures = FailureLog(self.root, follow_kmsg=follow_kmsg, kmsg_path=kmsg_path)
+        if analyse_fn is None:
+            interval = 3.0 if analysis_in_background and self.root.is_live else 0.0
+            analyse_fn = functools.partial(analyse, vmstat_interval_seconds=interval)
         self.analysis = AnalysisCache(
             self.root,
             self.errors,
