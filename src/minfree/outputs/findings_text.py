@@ -274,8 +274,30 @@ def summary(finding: Finding) -> str:
         return f"{TITLES.get(finding.key, finding.key)}: {dict(finding.params)}"
 
 
+def _detail(finding: Finding) -> str:
+    """A few words of numbers after the verdict's title (empty when the title says it all)."""
+    p = finding.params
+    try:
+        if finding.key == "PAGE_ALLOCATION_FAILURES":
+            orders = ", ".join(f"order {o}" for o in p["by_order"])
+            return f" ({p['total']:,}: {orders}; {', '.join(p['processes'][:3])})"
+        if finding.key == "SETTING_WILL_NOT_SURVIVE_REBOOT":
+            return f" ({p['sysctl']} {p['runtime']} -> {p['boot']})"
+        if finding.key == "MIN_FREE_TOO_HIGH":
+            return f" ({p['percent_of_ram']}% of RAM)"
+    except (KeyError, TypeError):
+        return ""
+    return ""
+
+
 def verdict_line(verdict: Verdict) -> str:
-    """``failing: the kernel is failing page allocations`` and the like."""
+    """``failing: the kernel is failing page allocations (2: order 1; cld, asd)`` and the like.
+
+    >>> from minfree.analysis.findings import Verdict
+    >>> verdict_line(Verdict("healthy"))
+    'healthy: no page allocation failures and no risky setting found'
+    """
     if verdict.reason is None:
         return f"{verdict.status}: no page allocation failures and no risky setting found"
-    return f"{verdict.status}: {TITLES.get(verdict.reason.key, verdict.reason.key)}"
+    title = TITLES.get(verdict.reason.key, verdict.reason.key)
+    return f"{verdict.status}: {title}{_detail(verdict.reason)}"
