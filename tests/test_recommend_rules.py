@@ -162,3 +162,14 @@ def test_buffer_is_a_power_of_two_that_holds_the_frame(mtu: int) -> None:
     size = rx_buffer_bytes(mtu)
     assert size & (size - 1) == 0
     assert size >= mtu + 14
+
+
+def test_recommend_for_root_is_what_apply_uses() -> None:
+    from conftest import FIXTURES
+    from minfree.recommend import recommend_for_root
+
+    scenarios = FIXTURES / "scenarios"
+    assert recommend_for_root(str(scenarios / "classic-rhel7-aerospike")) == 201_301
+    # Nothing to change: today's value comes back, so `apply ... recommended` is a no-op.
+    assert recommend_for_root(str(scenarios / "healthy")) == 67_584
+    assert recommend_for_root(str(scenarios / "reserve-too-high")) == 67_584
