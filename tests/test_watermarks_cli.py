@@ -171,7 +171,13 @@ class TestWatermarksCliBadInput:
 
     def test_no_sysctls(self, capsys: pytest.CaptureFixture[str]) -> None:
         root = FIXTURES / "roots" / "pcp-meminfo-root-001"
-        assert "min_free_kbytes" in run_error(capsys, "--root", str(root))
+        message = run_error(capsys, "--root", str(root))
+        assert "min_free_kbytes" in message
+        assert "imply 15948..15959 kB" in message  # from the printed min watermarks
+        # ...and with a value given, a partial answer with the assumption named:
+        document = run_json(capsys, "--root", str(root), "--min-free-kbytes", "15952")
+        assert document["settings"]["current_min_free_kbytes"] is None
+        assert any("watermark_scale_factor" in note for note in document["notes"])
 
     def test_unreadable_tarball(self, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         bad = tmp_path / "bundle.tar.gz"

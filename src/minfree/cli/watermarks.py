@@ -68,8 +68,20 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         reason = snapshot.why_missing("proc/sys/vm/min_free_kbytes")
+        hint = ""
+        if mfk is None:
+            from minfree.kernel.watermarks import detect_features, implied_min_free_kbytes
+
+            implied = implied_min_free_kbytes(
+                zones,
+                features=detect_features(zones, release=release, sysctl=snapshot.sysctl),
+                page_size_bytes=snapshot.page_size_bytes,
+            )
+            if implied is not None:
+                hint = f"; the printed min watermarks imply {implied[0]}..{implied[1]} kB"
+            hint += "; give --min-free-kbytes to predict anyway"
         raise SourceError(
-            f"{snapshot.label}: {error}" + (f" ({reason})" if reason else "")
+            f"{snapshot.label}: {error}" + (f" ({reason})" if reason else "") + hint
         ) from None
     if not comparison.current_matches_zoneinfo and comparison.current_min_free_kbytes:
         from minfree.kernel.watermarks import min_share_shortfall_pages

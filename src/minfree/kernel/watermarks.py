@@ -799,3 +799,44 @@ def min_share_shortfall_pages(
         printed += int(getattr(z, "min_pages", 0)) - boost
         counted += 1
     return max(0, pages_min - printed - counted)
+
+
+def implied_min_free_kbytes(
+    zones: Sequence[ZoneLike],
+    *,
+    features: WatermarkFeatures | None = None,
+    page_size_bytes: int = 4096,
+) -> tuple[int, int] | None:
+    """The range of ``min_free_kbytes`` that can have produced the printed MIN watermarks.
+
+    Whatever the zone sizes were when the kernel last computed them, the lowmem zones' MINs
+    are shares of ``pages_min`` each rounded down, so ``pages_min`` lies between their sum
+    and their sum plus one page per zone (minus one). Useful for captures without sysctls,
+    and a check for captures with them. None when no lowmem zone is populated.
+
+    >>> from minfree.model.zone import Zone
+    >>> zones = [Zone(0, "DMA", 0, 0, 71, 88, 105, managed_pages=3840),
+    ...          Zone(0, "DMA32", 1, 0, 14385, 17981, 21577, managed_pages=772917),
+    ...          Zone(0, "Normal", 2, 0, 2439, 3048, 3657, managed_pages=131072)]
+    >>> implied_min_free_kbytes(zones)
+    (67580, 67591)
+    """
+    features = features or FEATURES_6_6
+    shift = page_size_bytes.bit_length() - 1
+    names_by_node: dict[int, set[str]] = {}
+    for z in zones:
+        names_by_node.setdefault(z.node, set()).add(z.name)
+    total = 0
+    counted = 0
+    for z in zones:
+        if _is_highmem_like(z, features, names_by_node[z.node]):
+            continue
+        if _size(z, features.uses_managed) <= 0:
+            continue
+        total += int(getattr(z, "min_pages", 0)) - int(getattr(z, "boost_pages", 0) or 0)
+        counted += 1
+    if counted == 0:
+        return None
+    low_pages, high_pages = total, total + counted - 1
+    unit = shift - 10
+    return low_pages << unit, ((high_pages + 1) << unit) - 1
