@@ -16,8 +16,9 @@ import pytest
 from tests.conftest import FIXTURES
 
 from minfree.model.zone import Zone
-from minfree.outputs.prometheus import FailureEvent, MemorySample, ReclaimTotals
+from minfree.outputs.prometheus import FailureEvent, MemorySample, reclaim_totals
 from minfree.outputs.watch_view import plain_line, reclaim_rates, render
+from minfree.parsers.vmstat import parse_vmstat
 
 MINFREE = [sys.executable, "-m", "minfree"]
 ROOT = FIXTURES / "roots" / "hotsos-kubernetes-5.4.0-99"
@@ -145,14 +146,19 @@ def _zone(free: int, blocks: tuple[int, ...] = (5, 3, 0, 1)) -> Zone:
                 high_pages=1050, managed_pages=131072, free_blocks=blocks)
 
 
+def _sample(at: float, free: int, vmstat_text: str, blocks: tuple[int, ...] = (5, 3, 0, 1)) -> MemorySample:
+    vmstat = parse_vmstat(vmstat_text)
+    return MemorySample(at, zones=(_zone(free, blocks),), reclaim=reclaim_totals(vmstat), vmstat=vmstat)
+
+
 def test_rates_per_second_and_counter_resets() -> None:
-    a = MemorySample(10.0, zones=(_zone(1000),), reclaim=ReclaimTotals(scanned_direct_pages=100, allocation_stalls=5))
-    b = MemorySample(12.0, zones=(_zone(900),), reclaim=ReclaimTotals(scanned_direct_pages=300, allocation_stalls=3))
+    a = _sample(10.0, 1000, "pgscan_direct 100\nallocstall_normal 5\n")
+    b = _sample(12.0, 900, "pgscan_direct 300\nallocstall_normal 3\n")
     rates = reclaim_rates(a, b)
     assert rates is not None
-    assert rates.per_second["scanned_direct_pages"] == 100.0
-    assert rates.per_second["allocation_stalls"] is None, "a counter going backwards is no rate"
-    assert rates.per_second["compaction_stalls"] is None, "unknown stays unknown"
+    assert rates.rate("pgscan_direct") == 100.0
+    assert rates.rate("allocstall") is None, "a counter going backwards is no rate"
+    assert rates.rate("compact_stall") is None, "unknown stays unknown"
     assert reclaim_rates(None, b) is None
     assert reclaim_rates(b, b) is None
 
@@ -168,8 +174,8 @@ def test_plain_line_shows_new_failures_and_zone_under_min() -> None:
 def test_render_fits_80_columns_and_marks_trouble() -> None:
     from rich.console import Console
 
-    prev = MemorySample(0.0, zones=(_zone(650),), reclaim=ReclaimTotals(scanned_direct_pages=0))
-    cur = MemorySample(1.0, zones=(_zone(650, (0, 0, 0, 0)),), reclaim=ReclaimTotals(scanned_direct_pages=50))
+    prev = _sample(0.0, 650, "pgscan_direct 0\n")
+    cur = _sample(1.0, 650, "pgscan_direct 50\n", (0, 0, 0, 0))
     event = FailureEvent(order="1", context="network-receive", gfp="GFP_ATOMIC", process="asd",
                          verdict="fragmented")
     console = Console(record=True, width=80, color_system=None)

@@ -138,6 +138,8 @@ class MemorySample:
     zones: tuple[Zone, ...] = ()
     reclaim: ReclaimTotals | None = None
     sysctl: Mapping[str, int] = field(default_factory=dict)
+    #: the reclaim and compaction counters as parsed (for rates between two samples)
+    vmstat: VmStat | None = None
     #: sources that failed at this reading, with the reason
     failed: Mapping[str, str] = field(default_factory=dict)
 
@@ -258,6 +260,7 @@ def read_memory_sample(
     failed: dict[str, str] = {}
     zones: tuple[Zone, ...] = ()
     reclaim: ReclaimTotals | None = None
+    vmstat: VmStat | None = None
     sysctl: dict[str, int] = {}
 
     zoneinfo = None
@@ -293,7 +296,8 @@ def read_memory_sample(
             failed["vmstat"] = why
         else:
             try:
-                reclaim = _reclaim_from_vmstat_text(text)
+                vmstat = _parse_needed_vmstat(text)
+                reclaim = reclaim_totals(vmstat)
             except MinfreeError as error:
                 failed["vmstat"] = str(error)
 
@@ -308,11 +312,12 @@ def read_memory_sample(
             else:
                 failed["sysctl"] = why
     return MemorySample(
-        monotonic_seconds=started, zones=zones, reclaim=reclaim, sysctl=sysctl, failed=failed
+        monotonic_seconds=started, zones=zones, reclaim=reclaim, sysctl=sysctl, failed=failed,
+        vmstat=vmstat,
     )
 
 
-def _reclaim_from_vmstat_text(text: str) -> ReclaimTotals:
+def _parse_needed_vmstat(text: str) -> VmStat:
     from minfree.parsers.vmstat import parse_vmstat
 
     needed = needed_vmstat_lines(text)
@@ -320,8 +325,8 @@ def _reclaim_from_vmstat_text(text: str) -> ReclaimTotals:
         # Not one reclaim counter: let the parser judge the whole text (empty file,
         # garbage) so the error names the problem; a valid but tiny vmstat of an old
         # kernel simply yields unknown totals.
-        return reclaim_totals(parse_vmstat(text, source="proc/vmstat"))
-    return reclaim_totals(parse_vmstat(needed, source="proc/vmstat"))
+        return parse_vmstat(text, source="proc/vmstat")
+    return parse_vmstat(needed, source="proc/vmstat")
 
 
 def _sysctl_from_capture(root: Root) -> dict[str, int]:

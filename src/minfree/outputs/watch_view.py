@@ -21,54 +21,41 @@ The plain line (for pipes and logs) is stable and greppable::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from minfree.analysis.reclaim_activity import ReclaimActivity
     from minfree.model.zone import Zone
     from minfree.outputs.prometheus import FailureEvent, MemorySample
 
-#: (attribute of ReclaimTotals, short label) in display order.
+#: (counter name in :func:`minfree.analysis.reclaim_activity.reclaim_activity`, short
+#: label for the plain line) in display order.
 RATE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("scanned_kswapd_pages", "scan_kswapd"),
-    ("scanned_direct_pages", "scan_direct"),
-    ("stolen_kswapd_pages", "steal_kswapd"),
-    ("stolen_direct_pages", "steal_direct"),
-    ("allocation_stalls", "allocstall"),
-    ("compaction_stalls", "compact_stall"),
-    ("compaction_failures", "compact_fail"),
+    ("pgscan_kswapd", "scan_kswapd"),
+    ("pgscan_direct", "scan_direct"),
+    ("pgsteal_kswapd", "steal_kswapd"),
+    ("pgsteal_direct", "steal_direct"),
+    ("allocstall", "allocstall"),
+    ("compact_stall", "compact_stall"),
+    ("compact_fail", "compact_fail"),
     ("kswapd_low_wmark_hit_quickly", "low_wmark_hit_quickly"),
 )
 
 
-@dataclass(frozen=True)
-class Rates:
-    """Per-second increase of each reclaim counter between two samples (None: unknown)."""
+def reclaim_rates(previous: MemorySample | None, current: MemorySample) -> ReclaimActivity | None:
+    """Reclaim activity between two samples; None for the first one or a zero interval.
 
-    interval_seconds: float
-    per_second: Mapping[str, float | None]
-
-
-def reclaim_rates(previous: MemorySample | None, current: MemorySample) -> Rates | None:
-    """Rates between two samples; None for the first sample or a zero interval.
-
-    A counter that went backwards (a different host or a reset) gives None, not a
-    negative rate.
+    The arithmetic (era-neutral counters, counters that went backwards left out) is
+    :func:`minfree.analysis.reclaim_activity.reclaim_activity`, the one ``inspect`` uses.
     """
-    if previous is None or previous.reclaim is None or current.reclaim is None:
+    if previous is None or previous.vmstat is None or current.vmstat is None:
         return None
     interval = current.monotonic_seconds - previous.monotonic_seconds
     if interval <= 0:
         return None
-    per_second: dict[str, float | None] = {}
-    for attribute, _ in RATE_FIELDS:
-        before = getattr(previous.reclaim, attribute)
-        after = getattr(current.reclaim, attribute)
-        if before is None or after is None or after < before:
-            per_second[attribute] = None
-        else:
-            per_second[attribute] = (after - before) / interval
-    return Rates(interval, per_second)
+    from minfree.analysis.reclaim_activity import reclaim_activity
+
+    return reclaim_activity(previous.vmstat, current.vmstat, interval)
 
 
 def _signed(value: int) -> str:
@@ -90,12 +77,12 @@ def _zone_text(zone: Zone) -> str:
     return " ".join(parts)
 
 
-def _rate_text(rates: Rates | None) -> str:
+def _rate_text(rates: ReclaimActivity | None) -> str:
     if rates is None:
         return "rates n/a"
     items = []
-    for attribute, label in RATE_FIELDS:
-        value = rates.per_second.get(attribute)
+    for name, label in RATE_FIELDS:
+        value = rates.rate(name)
         if value is not None:
             items.append(f"{label}={value:.0f}/s")
     return " ".join(items) if items else "rates n/a"
@@ -160,16 +147,15 @@ def _bar(zone: Zone, width: int = 24) -> Any:
     return text
 
 
-def _rate_cell(rates: Rates | None, attribute: str) -> Any:
+def _rate_cell(rates: ReclaimActivity | None, name: str) -> Any:
     from rich.text import Text
 
     if rates is None:
         return Text("…", style="dim")
-    value = rates.per_second.get(attribute)
+    value = rates.rate(name)
     if value is None:
         return Text("n/a", style="dim")
-    alarming = value > 0 and attribute in {"scanned_direct_pages", "stolen_direct_pages",
-                                           "allocation_stalls", "compaction_failures"}
+    alarming = value > 0 and name in {"pgscan_direct", "pgsteal_direct", "allocstall", "compact_fail"}
     return Text(f"{value:,.0f}", style="bold red" if alarming else "")
 
 
@@ -227,14 +213,14 @@ def render(
 
     rates = reclaim_rates(previous, current)
     reclaim = Text("reclaim/s  ", style="bold")
-    reclaim.append("kswapd scanned ").append(_rate_cell(rates, "scanned_kswapd_pages"))
-    reclaim.append(" stolen ").append(_rate_cell(rates, "stolen_kswapd_pages"))
-    reclaim.append(" | direct scanned ").append(_rate_cell(rates, "scanned_direct_pages"))
-    reclaim.append(" stolen ").append(_rate_cell(rates, "stolen_direct_pages"))
+    reclaim.append("kswapd scanned ").append(_rate_cell(rates, "pgscan_kswapd"))
+    reclaim.append(" stolen ").append(_rate_cell(rates, "pgsteal_kswapd"))
+    reclaim.append(" | direct scanned ").append(_rate_cell(rates, "pgscan_direct"))
+    reclaim.append(" stolen ").append(_rate_cell(rates, "pgsteal_direct"))
     stalls = Text("stalls/s   ", style="bold")
-    stalls.append("allocation ").append(_rate_cell(rates, "allocation_stalls"))
-    stalls.append(" | compaction ").append(_rate_cell(rates, "compaction_stalls"))
-    stalls.append(" failed ").append(_rate_cell(rates, "compaction_failures"))
+    stalls.append("allocation ").append(_rate_cell(rates, "allocstall"))
+    stalls.append(" | compaction ").append(_rate_cell(rates, "compact_stall"))
+    stalls.append(" failed ").append(_rate_cell(rates, "compact_fail"))
     stalls.append(" | kswapd low wmark hit quickly ").append(
         _rate_cell(rates, "kswapd_low_wmark_hit_quickly"))
 
