@@ -336,11 +336,32 @@ def test_missing_root_and_bundle_root(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "needs a directory root" in err
 
 
-def test_recommended_gives_a_clear_error_or_a_number(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_recommended_when_nothing_needs_changing_is_a_clear_error(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = tree_state(root)
-    code, out, err = _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "recommended", "--dry-run")
-    if code == 2:
-        assert "recommended" in err
-    else:
-        assert "vm.min_free_kbytes: 67584 -> " in out
+    code, _out, err = _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "recommended", "--dry-run")
+    assert code == 2
+    assert "recommended: nothing to change" in err
     assert tree_state(root) == before
+
+
+def test_recommended_uses_minfree_recommend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The classic RHEL7 scenario (a sosreport: values from sysctl -a, no runtime)."""
+    import shutil
+
+    from conftest import FIXTURES
+    from minfree.analysis.diagnosis import collect_diagnosis
+    from minfree.analysis.findings import evaluate
+    from minfree.recommend import recommend
+
+    root = tmp_path / "classic"
+    shutil.copytree(FIXTURES / "scenarios/classic-rhel7-aerospike", root, symlinks=True)
+    for dirpath, _dirs, _files in os.walk(root):
+        os.chmod(dirpath, 0o755)
+    diagnosis = collect_diagnosis(str(root))
+    expected = next(r.recommended for r in recommend(diagnosis, evaluate(diagnosis)).recommendations
+                    if r.sysctl == MFK)
+    code, out, _ = _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "recommended", "--dry-run")
+    assert code == 0
+    assert f"vm.min_free_kbytes: 67584 (captured) -> {expected} kB" in out
+    assert "as recommended by `minfree recommend`" in out
+    assert "warning (no-runtime)" in out

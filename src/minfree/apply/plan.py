@@ -45,6 +45,8 @@ class Change:
     proc_path: str
     unit: str
     default: str | None = None
+    #: the value in a captured ``sysctl -a`` when the root has no runtime (a sosreport)
+    captured: str | None = None
 
     @property
     def changes_runtime(self) -> bool:
@@ -168,6 +170,15 @@ def read_facts(root: Path, live: bool) -> HostFacts:
         mem_total = managed * page_size // 1024 or None
     sysctl: dict[str, str] = {}
     vm = root / "proc/sys/vm"
+    captured = _read(root, "sos_commands/kernel/sysctl_-a")
+    if not vm.is_dir() and captured:
+        from minfree.parsers.sysctl import parse_sysctl_a
+
+        try:
+            sysctl.update(parse_sysctl_a(captured).values)
+            notes.append("current values from sos_commands/kernel/sysctl_-a (a capture: no runtime here)")
+        except ParseError as error:
+            notes.append(f"sos_commands/kernel/sysctl_-a unreadable: {error}")
     if vm.is_dir():
         for entry in sorted(os.listdir(vm)):
             if entry in ("drop_caches", "compact_memory", "stat_refresh"):
@@ -332,7 +343,8 @@ def build_plan(
         if has_runtime and current is None:
             raise UsageError(f"{key} does not exist on this kernel ({root_path / spec.proc_path} is absent)")
         changes.append(Change(key, current, value, "/" + spec.proc_path, spec.unit,
-                              catalog.default_for(spec, facts.release)))
+                              catalog.default_for(spec, facts.release),
+                              captured=None if has_runtime else facts.sysctl.get(key)))
     if not has_runtime:
         if persist == "none":
             raise UsageError(f"{root_path} has no proc/sys/vm and --persist none: nothing to change")

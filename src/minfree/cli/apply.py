@@ -61,18 +61,33 @@ def _requested(args: argparse.Namespace) -> dict[str, str]:
 
 
 def recommended_min_free_kbytes(root: str | None, allow_high: bool) -> str:
-    """The doctor's recommendation for ``root``, as text; a clear error when unavailable."""
+    """``minfree recommend``'s ``min_free_kbytes`` for ``root``, as text.
+
+    Uses the doctor's pipeline (collect the host, evaluate the findings, size the reserve).
+    When it recommends no change (today's value is already enough) or cannot size it, this
+    is a clear error rather than a silent no-op.
+    """
     try:
-        from minfree.recommend import recommend_for_root  # type: ignore[attr-defined]
-    except ImportError:
+        from minfree.analysis.diagnosis import collect_diagnosis
+        from minfree.analysis.findings import evaluate
+        from minfree.recommend import recommend
+    except ImportError as error:  # pragma: no cover - a partial installation
         raise UsageError(
-            "--min-free-kbytes recommended: the recommendation for a root is not available in "
-            "this build; run `minfree recommend` and pass its number") from None
-    value = recommend_for_root(root, allow_high=allow_high)
-    if value is None:
-        raise UsageError("--min-free-kbytes recommended: no recommendation could be made for this "
-                         "host (see `minfree recommend`); pass a number")
-    return str(value)
+            f"--min-free-kbytes recommended: the recommendation is unavailable ({error}); "
+            "run `minfree recommend` and pass its number") from None
+    diagnosis = collect_diagnosis(root)
+    result = recommend(diagnosis, evaluate(diagnosis), allow_high=allow_high)
+    wanted = next((r for r in result.recommendations if r.sysctl == "vm.min_free_kbytes"), None)
+    if wanted is None:
+        current = diagnosis.sysctl.get("vm.min_free_kbytes")
+        why = (f"today's value ({current} kB) is already at least what the evidence supports"
+               if result.chosen_kb is not None else "no rule could size it for this host")
+        raise UsageError(f"--min-free-kbytes recommended: nothing to change: {why} "
+                         "(see `minfree recommend`)")
+    if result.allow_high_needed and not allow_high:
+        raise UsageError("--min-free-kbytes recommended: the recommendation is above 5% of RAM; "
+                         "add --allow-high to accept it (see `minfree recommend`)")
+    return wanted.recommended
 
 
 def _confirm() -> None:
@@ -91,11 +106,14 @@ def run(args: argparse.Namespace) -> int:
     from minfree.outputs.apply_text import render_plan, render_result
 
     requested = _requested(args)
-    if requested.get("vm.min_free_kbytes", "").strip().lower() == "recommended":
+    recommended = requested.get("vm.min_free_kbytes", "").strip().lower() == "recommended"
+    if recommended:
         requested["vm.min_free_kbytes"] = recommended_min_free_kbytes(args.root, args.allow_high)
     command = tuple(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("minfree") else ()
     reason = "requested with `minfree apply " + " ".join(
         f"{k}={v}" for k, v in requested.items()) + "`"
+    if recommended:
+        reason += " (vm.min_free_kbytes as recommended by `minfree recommend`)"
     plan = build_plan(args.root, requested, persist=args.persist, fix_conflicts=args.fix_conflicts,
                       allow_high=args.allow_high, reason=reason)
     sys.stdout.write(render_plan(plan))

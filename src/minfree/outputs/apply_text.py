@@ -40,7 +40,12 @@ def render_plan(plan: ApplyPlan) -> str:
     lines.append("")
     lines.append("Changes:")
     for change in plan.changes:
-        current = change.current if change.current is not None else "(no runtime value)"
+        if change.current is not None:
+            current = change.current
+        elif change.captured is not None:
+            current = f"{change.captured} (captured)"
+        else:
+            current = "(no runtime value)"
         same = "" if change.changes_runtime else "  (already set; files only)"
         default = f"  [kernel default {change.default}]" if change.default is not None else ""
         lines.append(f"  {change.key}: {current} -> {change.new} {change.unit}{default}{same}")
@@ -102,6 +107,8 @@ def render_boot_summary(boot: BootSysctl, keys: list[str]) -> list[str]:
     tool = boot.boot_tool or "unknown (both shown)"
     conf = boot.sysctl_conf_read_at_boot
     conf_text = {True: "read", False: "NOT read", None: "read only under procps"}[conf]
+    if not boot.sysctl_conf_exists:
+        conf_text = "absent"
     lines = [f"At boot (init: {boot.init}; boot tool: {tool}; /etc/sysctl.conf {conf_text}):"]
     for key in keys:
         for stack in boot.stacks():
