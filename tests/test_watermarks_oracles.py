@@ -138,6 +138,35 @@ class TestWatermarksAgainstLiveKernelWrites:
             checked.append(("watermark_scale_factor", wsf))
         assert len(checked) == 5
 
+    def test_lowmem_reserve_ratio_writes_reproduced(self, vm_sysctl_writer) -> None:
+        # setup_per_zone_lowmem_reserve() runs on every write of the ratio row.
+        original = vm_sysctl_writer.read("lowmem_reserve_ratio").split()
+        for scale in (2, 4):
+            row = [str(int(v) // scale) if int(v) > 1 else v for v in original]
+            vm_sysctl_writer.write("lowmem_reserve_ratio", "\t".join(row))
+            assert read_live_sysctls()["vm.lowmem_reserve_ratio"].split() == row
+            assert live_prediction_mismatches() == [], f"lowmem_reserve_ratio={row}"
+
+    def test_prediction_made_before_the_write(self, vm_sysctl_writer) -> None:
+        """What ``minfree watermarks --min-free-kbytes N`` predicts is what the kernel sets
+        once N is written (zones whose managed count did not move in between)."""
+        from minfree.kernel.watermarks import compare_settings
+
+        target = 98304
+        for _attempt in range(5):
+            zones = parse_zoneinfo(Path("/proc/zoneinfo").read_text()).zones
+            release = KernelRelease.try_parse(Path("/proc/sys/kernel/osrelease").read_text())
+            predicted = compare_settings(
+                zones, read_live_sysctls(), release=release, min_free_kbytes=target
+            ).proposed
+            vm_sysctl_writer.write("min_free_kbytes", target)
+            after = parse_zoneinfo(Path("/proc/zoneinfo").read_text()).zones
+            if [z.managed_pages for z in after] == [z.managed_pages for z in zones]:
+                break
+            target += 4096  # managed moved under us: try again with a fresh prediction
+        assert [z.managed_pages for z in after] == [z.managed_pages for z in zones]
+        assert mismatches(after, predicted) == []
+
 
 class TestWatermarksAgainstCapturedGrid:
     FILES = sorted(GRID.glob("zoneinfo.mfk*.wsf*"))
