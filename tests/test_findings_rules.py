@@ -88,7 +88,8 @@ def test_page_allocation_failures_and_reserve_exhausted() -> None:
     by_key = {f.key: f for f in findings}
     paf = by_key["PAGE_ALLOCATION_FAILURES"]
     assert paf.severity == "critical"
-    assert paf.params["total"] == 3 + 5
+    assert paf.params["total"] == 3 + 12 + 5  # reports + suppressed in group + unattributed
+    assert paf.params["reports"] == 3
     assert paf.params["suppressed"] == 12 + 5
     assert paf.params["by_order"] == {"1": 3}
     assert by_key["ATOMIC_RESERVE_EXHAUSTED"].params["zones"][0]["zone"] == "Normal"

@@ -478,7 +478,7 @@ def _uptime_seconds(text: str | None) -> float | None:
         return None
 
 
-def _group_failures(scan: Any) -> tuple[tuple[FailureGroup, ...], int]:
+def _group_failures(scan: Any) -> tuple[FailureGroup, ...]:
     """ScanResult (analysis.failure_report) -> FailureGroup values with zones and deficits."""
     by_key: dict[tuple[Any, ...], list[Any]] = {}
     for item in getattr(scan, "reports", ()):
@@ -510,7 +510,7 @@ def _group_failures(scan: Any) -> tuple[tuple[FailureGroup, ...], int]:
             deficit_kb=min(deficits) if deficits and g.verdict == "reserve-exhausted" else None,
             sources=tuple(labels) or tuple(g.sources),
         ))
-    return tuple(groups), 0
+    return tuple(groups)
 
 
 def _zone_states(item: Any) -> tuple[FailureZoneState, ...]:
@@ -706,7 +706,7 @@ def collect_diagnosis(
         scan = _safely("bundle logs", missing, scan_logs, [opened])
     failures: tuple[FailureGroup, ...] = ()
     if scan is not None:
-        failures, _ = _group_failures(scan)
+        failures = _group_failures(scan)
         for note in getattr(scan, "notes", ()):
             missing.append(MissingItem("kernel log", note))
 

@@ -140,12 +140,15 @@ def rule_page_allocation_failures(d: Diagnosis) -> list[Finding]:
         by_order[group.order] += group.count
         by_context[group.context] += group.count
         suppressed += group.suppressed
-    total = sum(by_order.values()) + d.unattributed_suppressed
+    # Rate-limited reports ("callbacks suppressed") are failures the log does not show.
+    hidden = suppressed + d.unattributed_suppressed
+    total = sum(by_order.values()) + hidden
     urgent = any(g.order <= COSTLY_ORDER for g in d.failures)
     atomic = sum(g.count for g in d.failures if g.atomic)
     params = {
         "total": total,
-        "suppressed": suppressed + d.unattributed_suppressed,
+        "reports": sum(by_order.values()),
+        "suppressed": hidden,
         "by_order": {str(k): v for k, v in sorted(by_order.items())},
         "by_context": dict(by_context.most_common()),
         "atomic": atomic,
