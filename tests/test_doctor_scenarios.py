@@ -185,3 +185,12 @@ def test_container_meminfo_is_not_mixed_with_host_zones() -> None:
     assert "container" in reason
     assert doc["chosen"]["cap_kb"] == int(d.total_ram_kb * 0.05)
     assert d.total_ram_kb > 16_000_000  # the host's zones, not the 1 GiB limit
+
+
+def test_rate_limited_reports_count() -> None:
+    # 028.log: 'warn_alloc_failed: 5676 callbacks suppressed' before one order-3 report.
+    doc = doctor("healthy", logs=(str(LOGS / "028.log"),))
+    paf = next(f for f in doc["findings"] if f["key"] == "PAGE_ALLOCATION_FAILURES")
+    assert (paf["params"]["reports"], paf["params"]["suppressed"]) == (1, 5676)
+    assert paf["params"]["total"] == 5677
+    assert doc["failures"][0]["suppressed"] == 5676
