@@ -351,3 +351,59 @@ def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zones=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["DMA", "DMA32", "Normal", "HighMem", "Movable", "Device"]),
+            st.one_of(st.none(), st.integers(0, 10**9)),
+            st.integers(0, 10**6),
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda t: (t[0], t[1]),
+    ),
+    mfk=st.one_of(st.none(), st.integers(0, 2**31 - 1)),
+    wsf=st.one_of(st.none(), st.integers(1, 3000)),
+    ratio=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_any_zone_set_gives_an_answer_or_a_value_error(zones, mfk, wsf, ratio) -> None:
+    """Odd captures (no managed line, empty nodes, junk ratio rows) never crash the model."""
+    from minfree.kernel.watermarks import (
+        compare_settings,
+        implied_min_free_kbytes,
+        min_share_shortfall_pages,
+    )
+
+    order = ["DMA", "DMA32", "Normal", "HighMem", "Movable", "Device"]
+    built = [
+        Zone(
+            node,
+            name,
+            order.index(name),
+            0,
+            mark,
+            mark,
+            mark,
+            managed_pages=managed,
+            present_pages=managed,
+        )
+        for node, name, managed, mark in zones
+    ]
+    sysctl = {}
+    if mfk is not None:
+        sysctl["vm.min_free_kbytes"] = str(mfk)
+    if wsf is not None:
+        sysctl["vm.watermark_scale_factor"] = str(wsf)
+    if ratio is not None:
+        sysctl["vm.lowmem_reserve_ratio"] = ratio
+    try:
+        comparison = compare_settings(built, sysctl, min_free_kbytes=mfk)
+    except ValueError:
+        return
+    assert len(comparison.proposed) == len(built)
+    implied_min_free_kbytes(built, features=comparison.features)
+    assert min_share_shortfall_pages(built, comparison.min_free_kbytes) >= 0
