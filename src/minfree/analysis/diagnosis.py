@@ -757,6 +757,25 @@ def collect_diagnosis(
         missing.append(MissingItem("zones", "no /proc/zoneinfo: watermarks, kernel default and "
                                    "fragmentation not checked"))
 
+    # -- min_free_kbytes not captured: infer it from the printed min watermarks ---------------
+    sysctl = dict(getattr(snapshot, "sysctl", {}) or {})
+    if "vm.min_free_kbytes" not in sysctl and zones:
+        from minfree.kernel import watermarks
+
+        features = _safely("watermark era", missing, watermarks.detect_features, zones,
+                           release=release_parsed, sysctl=sysctl)
+        implied = _safely("implied min_free_kbytes", missing,
+                          watermarks.implied_min_free_kbytes, zones, features=features,
+                          page_size_bytes=page_size) if features is not None else None
+        if implied is not None:
+            low, high = implied
+            known = [v for v in (thp_kb, default_kb) if v is not None and low <= v <= high]
+            value = known[0] if known else low
+            sysctl["vm.min_free_kbytes"] = str(value)
+            missing.append(MissingItem(
+                "vm.min_free_kbytes", f"not captured; {value} inferred from the zones' min "
+                f"watermarks (they allow {low}..{high})"))
+
     # -- Aerospike configuration ---------------------------------------------------------------
     aerospike = None
     conf_text = conf_source = None
@@ -805,7 +824,7 @@ def collect_diagnosis(
         page_size_bytes=page_size,
         memory=memory,
         zones=zones,
-        sysctl=dict(getattr(snapshot, "sysctl", {}) or {}),
+        sysctl=sysctl,
         sysctl_source=getattr(snapshot, "sysctl_source", None) or "proc/sys",
         thp_enabled=getattr(snapshot, "thp_enabled", None),
         thp_defrag=getattr(snapshot, "thp_defrag", None),
