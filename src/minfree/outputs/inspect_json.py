@@ -181,6 +181,17 @@ def min_free_section(snapshot: HostSnapshot) -> dict[str, Any] | None:
         pageblock_order=snapshot.pageblock_order,
         release=release,
     )
+    from minfree.kernel.watermarks import detect_features, implied_min_free_kbytes
+
+    implied = implied_min_free_kbytes(
+        snapshot.zoneinfo.zones if snapshot.zoneinfo is not None else snapshot.zones,
+        features=detect_features(
+            snapshot.zoneinfo.zones if snapshot.zoneinfo is not None else snapshot.zones,
+            release=release,
+            sysctl=snapshot.sysctl,
+        ),
+        page_size_bytes=page,
+    )
     known = snapshot.thp_enabled is not None
     if known:
         would_hold: int | None = expected.kbytes
@@ -194,6 +205,10 @@ def min_free_section(snapshot: HostSnapshot) -> dict[str, Any] | None:
         )
     return {
         "current": snapshot.min_free_kbytes,
+        # The value the printed MIN watermarks were computed from (a range: each zone's
+        # share is rounded down); differs from "current" when the sysctl was captured at
+        # another moment than zoneinfo.
+        "watermarks_imply": list(implied) if implied is not None else None,
         "kernel_default": boot.kbytes,
         "kernel_default_detail": {
             "lowmem_kbytes": boot.lowmem_kbytes,

@@ -147,7 +147,9 @@ def _settings(console: Console, doc: dict[str, Any]) -> None:
     from rich.table import Table
 
     settings = doc["settings"]
-    table = Table(title="Settings", title_justify="left", show_header=False)
+    source = settings.get("sysctl_source")
+    title = "Settings" + (f" (from {source})" if source else "")
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key")
     table.add_column("value")
     for key, value in settings["sysctl"].items():
@@ -165,6 +167,13 @@ def _min_free(console: Console, doc: dict[str, Any]) -> None:
     t = m["thp_detail"]
     console.print("[bold]min_free_kbytes[/]")
     console.print(f"  current                 {_num(m['current'])} kB")
+    implied = m.get("watermarks_imply")
+    if implied is not None:
+        inside = m["current"] is not None and implied[0] <= m["current"] <= implied[1]
+        console.print(
+            f"  zoneinfo min marks say  {_num(implied[0])}..{_num(implied[1])} kB"
+            + ("" if inside or m["current"] is None else "  [yellow](not the current value)[/]")
+        )
     console.print(
         f"  kernel default          {_num(m['kernel_default'])} kB  "
         f"(4*sqrt({_num(d['lowmem_kbytes'])} kB lowmem), cap {_num(d['cap_kbytes'])}: "
