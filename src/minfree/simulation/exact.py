@@ -89,7 +89,7 @@ def run_exact(
     kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
     report_burst, report_window_ticks,
     # initial state
-    app_pages_per_node, initial_above_high, initial_pin_every,
+    app_pages_per_node, initial_above_high, initial_pin_every, initial_fill_all,
     # outputs
     stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
     samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
@@ -151,7 +151,8 @@ def run_exact(
             node = zone_node[z]
             target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
             since_pin = 0
-            while zfree[z] > target:
+            fill_to = 0 if initial_fill_all else target
+            while zfree[z] > fill_to:
                 pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, 0)
                 if pfn < 0:
                     break
@@ -165,6 +166,13 @@ def run_exact(
                 lru_zone[node, slot] = z
                 lru_len[node] += 1
                 cache_pages[z] += 1
+            # a host up for months: the whole zone was cache once, reclaimed back to target
+            while initial_fill_all and zfree[z] < target and lru_len[node] > 0:
+                tail = (lru_head[node] + lru_len[node] - 1) % lru_pfn.shape[1]
+                buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase,
+                           zsize, z, lru_pfn[node, tail], 0)
+                lru_len[node] -= 1
+                cache_pages[z] -= 1
     for z in range(nz):
         lowest_free[z] = zfree[z]
 

@@ -262,6 +262,7 @@ def run_fast(
     app_pages_per_node,
     initial_above_high,
     initial_pin_every,
+    initial_fill_all,
     stats,
     fail_by_order,
     fail_by_zone,
@@ -344,7 +345,7 @@ def run_fast(
         for z in range(nz):
             node = zone_node[z]
             target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
-            want = zfree[z] - target
+            want = zfree[z] if initial_fill_all else zfree[z] - target
             if want <= 0:
                 continue
             got, _ = alloc_blocks(nr_free, zfree, z, 0, want)
@@ -352,8 +353,13 @@ def run_fast(
             if initial_pin_every > 0:
                 pins = got // (initial_pin_every + 1)
             pinned_pages[z] += pins
-            cache_pages[z] += got - pins
-            _lru_push(node, z, got - pins, lru_zone, lru_pages, lru_head, lru_len)
+            cached = got - pins
+            if initial_fill_all and zfree[z] < target:
+                back = min(target - zfree[z], cached)
+                cached -= back
+                _return_cache_pages(nr_free, zfree, acc, z, back, chunk_pages, chunk_blocks)
+            cache_pages[z] += cached
+            _lru_push(node, z, cached, lru_zone, lru_pages, lru_head, lru_len)
     for z in range(nz):
         lowest_free[z] = zfree[z]
 
@@ -808,14 +814,18 @@ def pin_pattern(pin_every: int, orders: int = NR_ORDERS) -> tuple[int, np.ndarra
     """Free blocks left when every ``pin_every + 1``-th page stays allocated and all the
     others are free: (free pages per pattern chunk, blocks per order in that chunk).
 
-    Without pins a chunk is one order-10 block. With pins the chunk spans 1024 periods so
-    that it repeats exactly; the blocks are the buddy decomposition of each free run.
+    Without pins a chunk is one order-10 block. With pins the chunk is the shortest span
+    after which the block layout repeats: a multiple of the period and of the largest block
+    a run of ``pin_every`` free pages can hold, so that blocks form as soon as the exact
+    engine's would; the blocks are the buddy decomposition of each free run.
 
     >>> pin_pattern(0)[0], list(pin_pattern(0)[1])[-1]
     (1024, 1)
     >>> pages, blocks = pin_pattern(3)        # pattern: 3 free, 1 pinned
     >>> pages, list(blocks[:3])
-    (3072, [1024, 1024, 0])
+    (12, [4, 4, 0])
+    >>> pin_pattern(4)[0], list(pin_pattern(4)[1][:3])   # 4 free, 1 pinned: 1 in 4 aligned
+    (32, [8, 8, 2])
     """
     top = 1 << (orders - 1)
     blocks = np.zeros(orders, dtype=np.int64)
@@ -823,7 +833,10 @@ def pin_pattern(pin_every: int, orders: int = NR_ORDERS) -> tuple[int, np.ndarra
         blocks[orders - 1] = 1
         return top, blocks
     period = pin_every + 1
-    span = period * top
+    largest = 1
+    while largest * 2 <= pin_every:
+        largest *= 2
+    span = period * largest * 2
     pfn = 0
     free_pages = 0
     while pfn < span:

@@ -92,6 +92,7 @@ class Plan:
     working_set_pages: int
     initial_free_above_high: np.ndarray
     initial_pin_every: int
+    initial_fill_all: bool
     kswapd_pages_per_tick: float
     direct_pages_per_s: float
     direct_batch: int
@@ -311,6 +312,7 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         app_growth=app_growth, app_pages_per_node=per_node,
         working_set_pages=int(cache.working_set_gib * 1024 * pages_per_mib),
         initial_free_above_high=above, initial_pin_every=cache.initial_pin_every_pages,
+        initial_fill_all=cache.initial_fill_whole_zone,
         kswapd_pages_per_tick=scenario.reclaim.kswapd_mib_per_s * pages_per_mib * tick_s,
         direct_pages_per_s=scenario.reclaim.direct_mib_per_s * pages_per_mib,
         direct_batch=max(scenario.reclaim.direct_batch_pages, 1), cache_readers=max(cache.readers, 1),

@@ -161,7 +161,7 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
         plan.cache_readers, plan.kswapd_pages_per_tick, plan.direct_pages_per_s,
         plan.direct_batch, plan.tick_s, plan_mod.SUBSTEPS, plan_mod.SAMPLE_TICKS,
         plan_mod.REPORT_BURST, report_window_ticks, plan.app_pages_per_node,
-        plan.initial_free_above_high, plan.initial_pin_every,
+        plan.initial_free_above_high, plan.initial_pin_every, plan.initial_fill_all,
     )
 
 

@@ -69,6 +69,9 @@ class PageCache:
     #: long-lived unmovable pages (slab, page tables) interleaved with the initial fill, one
     #: per this many cache pages (0 = none): the source of an old, fragmented cache
     initial_pin_every_pages: int = 0
+    #: the cache once filled the whole zone and was reclaimed back (a host up for months):
+    #: free memory then starts as fragmented as the pins make it
+    initial_fill_whole_zone: bool = False
     #: reader threads: a direct-reclaim stall holds back one of them, not all
     readers: int = 4
 
@@ -125,8 +128,6 @@ class Reclaim:
     #: pages per direct reclaim attempt (SWAP_CLUSTER_MAX)
     direct_batch_pages: int = 32
     watermark_boost: bool = True
-    kcompactd: bool = False
-    kcompactd_mib_per_s: float = 200.0
 
 
 @dataclass(frozen=True)
