@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,6 +121,29 @@ class TestMeminfoKnown:
     def test_malformed(self, text: str, line: int) -> None:
         with pytest.raises(ParseError, match=rf"^mi:{line}: "):
             parse_meminfo(text, source="mi")
+
+
+@pytest.mark.skipif(shutil.which("free") is None, reason="procps free not installed")
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="no /proc/meminfo")
+class TestMeminfoAgainstFree:
+    """Oracle: procps ``free -k`` run right after reading /proc/meminfo."""
+
+    def test_free_k_columns(self) -> None:
+        m = parse_meminfo(Path("/proc/meminfo").read_text())
+        out = subprocess.run(["free", "-k"], capture_output=True, text=True, check=True).stdout
+        row = next(line for line in out.splitlines() if line.startswith("Mem:")).split()
+        total, used, free, shared, buff_cache, available = (int(v) for v in row[1:7])
+        assert m.total_kb == total
+        # two reads a moment apart on a busy machine: allow a little drift
+        slack = 0.02 * total
+        assert abs(m.free_kb - free) <= slack
+        assert abs(m.shmem_kb - shared) <= slack
+        assert abs(m.buff_cache_kb - buff_cache) <= slack
+        assert abs(m.available_kb - available) <= slack
+        version = subprocess.run(["free", "-V"], capture_output=True, text=True).stdout
+        nums = tuple(int(x) for x in re.findall(r"[0-9]+", version)[:3])
+        expected = m.used_kb if nums >= (4, 0, 1) else m.used_kb_procps3
+        assert abs(expected - used) <= slack
 
 
 # -- vmstat ----------------------------------------------------------------------------------

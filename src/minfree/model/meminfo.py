@@ -5,8 +5,10 @@ Fields differ by era and configuration (``MemAvailable`` since 3.14, ``KReclaima
 a ``kB`` unit) or ``counts`` (unitless values such as ``HugePages_Total``) and offers named
 properties that return None when the kernel does not print the field.
 
-The ``free -m`` summary follows procps-ng 3.3.10+: ``buff/cache`` = Buffers + Cached +
-SReclaimable, ``used`` = MemTotal - MemFree - buff/cache.
+The ``free -m`` summary follows procps-ng: ``buff/cache`` = Buffers + Cached + SReclaimable
+(3.3.10+); ``used`` = MemTotal - MemAvailable (4.0.1+, checked against ``free`` 4.0.2 on the
+reference host), or MemTotal - MemFree - buff/cache where MemAvailable is absent (and in
+procps-ng 3.3.10 to 4.0.0, see :attr:`MemInfo.used_kb_procps3`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class MemInfo:
     ...                   "Cached: 300 kB\\nSReclaimable: 50 kB\\nHugePages_Total: 0\\n")
     >>> m.total_kb, m.buff_cache_kb, m.used_kb, m.available_kb, m.counts["HugePages_Total"]
     (1000, 400, 500, None, 0)
+    >>> parse_meminfo("MemTotal: 1000 kB\\nMemFree: 100 kB\\nMemAvailable: 700 kB\\n").used_kb
+    300
     """
 
     fields_kb: Mapping[str, int]
@@ -84,7 +88,19 @@ class MemInfo:
 
     @property
     def used_kb(self) -> int | None:
-        """MemTotal - MemFree - buff/cache (never negative), as ``free`` prints it."""
+        """``used`` as procps-ng 4.0.1+ ``free`` prints it: MemTotal - MemAvailable.
+
+        Without MemAvailable (kernels before 3.14) free falls back to the older rule,
+        :attr:`used_kb_procps3`.
+        """
+        if self.total_kb is not None and self.available_kb is not None:
+            return max(0, self.total_kb - self.available_kb)
+        return self.used_kb_procps3
+
+    @property
+    def used_kb_procps3(self) -> int | None:
+        """``used`` as procps-ng 3.3.10-4.0.0 printed it: MemTotal - MemFree - buff/cache
+        (MemTotal - MemFree when that would be negative)."""
         if self.total_kb is None or self.free_kb is None:
             return None
         used = self.total_kb - self.free_kb - (self.buff_cache_kb or 0)
