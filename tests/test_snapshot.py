@@ -273,3 +273,32 @@ def test_read_vmstat_samples() -> None:
     empty = open_root(FIXTURES / "roots/ubuntu-5.4.0-170-partial")
     assert read_vmstat(empty) is None
     assert empty.missing == [Missing("proc/vmstat", "absent")]
+
+
+@pytest.mark.skipif(shutil.which("sysctl") is None, reason="procps sysctl not installed")
+@pytest.mark.skipif(not Path("/proc/sys/vm").exists(), reason="no /proc/sys")
+def test_live_vm_sysctls_equal_procps_sysctl_a(vm_sysctl_writer: object) -> None:
+    """Oracle: procps ``sysctl -a`` on this host; every vm key both have is equal.
+
+    Holds the live-writer lock (writes nothing) so that no other test changes a vm value
+    between the two reads.
+    """
+    import subprocess
+
+    from minfree.parsers.sysctl import parse_sysctl_a
+
+    out = subprocess.run(["sysctl", "-a"], capture_output=True, text=True, check=False).stdout
+    procps = parse_sysctl_a(out, source="sysctl -a")
+    snap = read_snapshot(open_root(None))
+    # vm.nr_* and stat counters can move between the two reads on a busy host
+    volatile = {"vm.nr_hugepages", "vm.nr_overcommit_hugepages", "vm.nr_hugepages_mempolicy"}
+    keys = sorted(
+        k for k in procps.values if k.startswith("vm.") and k in snap.sysctl and k not in volatile
+    )
+    assert len(keys) >= 30
+    mismatches = [
+        (k, snap.sysctl[k], procps.values[k]) for k in keys if snap.sysctl[k] != procps.values[k]
+    ]
+    assert mismatches == []
+    # nothing procps lists under vm. is missing from the snapshot
+    assert {k for k in procps.values if k.startswith("vm.")} <= set(snap.sysctl)
