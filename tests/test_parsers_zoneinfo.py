@@ -7,6 +7,7 @@ protection entry for itself is 0), and the buddy lists of the same capture.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -381,3 +382,19 @@ class TestZonesMerged:
         assert z.free_blocks is None
         assert z.capped_orders == frozenset({1})
         assert z.free_blocks_by_migratetype == {"Movable": (10, 100000)}
+
+
+@pytest.mark.skipif(
+    not (Path("/proc/pagetypeinfo").exists() and os.access("/proc/pagetypeinfo", os.R_OK)),
+    reason="/proc/pagetypeinfo missing or root-only (mode 0400 since 5.10)",
+)
+def test_live_pagetypeinfo_sums_match_buddyinfo() -> None:
+    """Oracle: the running kernel; both files walk the same free lists a moment apart."""
+    buddy = parse_buddyinfo(Path("/proc/buddyinfo").read_text())
+    ptype = parse_pagetypeinfo(Path("/proc/pagetypeinfo").read_text())
+    for z in buddy.zones:
+        totals = ptype.total_free_blocks(z.node, z.name)
+        assert totals is not None
+        pages_buddy = z.free_pages
+        pages_types = sum(n << k for k, n in enumerate(totals))
+        assert abs(pages_buddy - pages_types) <= 0.02 * pages_buddy + 1024
