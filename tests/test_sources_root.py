@@ -301,3 +301,14 @@ def test_too_large_file_is_recorded(tmp_path: Path, kube_tgz: Path) -> None:
     bundle = open_root(kube_tgz)
     assert bundle.read_text("var/log/kern.log", max_bytes=1000) is None
     assert bundle.missing == [Missing("var/log/kern.log", "too large (more than 1000 bytes)")]
+
+
+@pytest.mark.parametrize(
+    ("head", "words"),
+    [(b"\x28\xb5\x2f\xfd" + b"\0" * 64, "zstd"), (b"PK\x03\x04" + b"\0" * 64, "zip archive")],
+)
+def test_unsupported_bundle_formats_named(tmp_path: Path, head: bytes, words: str) -> None:
+    bad = tmp_path / "sosreport.tar.zst"
+    bad.write_bytes(head)
+    with pytest.raises(SourceError, match=words):
+        open_root(bad)

@@ -435,6 +435,7 @@ class TarRoot(Root):
     def _index(self) -> None:
         import tarfile
 
+        _refuse_unsupported_compression(self.path)
         try:
             raw: list[tuple[tarfile.TarInfo, bytes | None]] = []
             budget = _TAR_CACHE_TOTAL_BYTES
@@ -617,6 +618,25 @@ class TarRoot(Root):
 
     def __repr__(self) -> str:
         return f"TarRoot({self.path!r})"
+
+
+#: Magic numbers of compressions Python's tarfile cannot read, with the way out.
+_UNSUPPORTED_MAGIC = {
+    b"\x28\xb5\x2f\xfd": "zstd-compressed (unpack it with 'tar --zstd -xf' and pass the directory)",
+    b"PK\x03\x04": "a zip archive, not a tar bundle (unzip it and pass the directory)",
+}
+
+
+def _refuse_unsupported_compression(path: str) -> None:
+    """A clear SourceError for a bundle tarfile would only call 'not a tar archive'."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return  # the tarfile open reports it with the usual wording
+    for magic, what in _UNSUPPORTED_MAGIC.items():
+        if head.startswith(magic):
+            raise SourceError(f"{path}: {what}")
 
 
 class _ClosingReader(io.RawIOBase):
