@@ -429,6 +429,28 @@ def test_failure_split_across_polls_is_counted_once_when_complete() -> None:
     assert failures.last_seen_seconds is not None
 
 
+def test_unreadable_kmsg_is_counted_and_hides_only_the_failure_metrics() -> None:
+    collector = MinfreeCollector(None, follow_kmsg=True, kmsg_path="/nonexistent/kmsg",
+                                 analyse_fn=lambda root: AnalysisResult())
+    registry = build_registry(collector)
+    try:
+        for expected in (1, 2):
+            text = generate_latest(registry).decode()
+            assert value(text, "minfree_collector_errors_total", source="kernel_log") == expected
+        assert "minfree_page_allocation_failures_total" not in text
+        assert "minfree_zone_free_pages{" in text
+        assert "No such file" in collector.errors.last_message["kernel_log"]
+    finally:
+        collector.close()
+
+
+def test_no_kmsg_on_the_live_host_exports_no_failure_metrics_and_no_error() -> None:
+    collector = MinfreeCollector(None, follow_kmsg=False, analyse_fn=lambda root: AnalysisResult())
+    text = generate_latest(build_registry(collector)).decode()
+    assert "minfree_page_allocation_failures_total" not in text
+    assert value(text, "minfree_collector_errors_total", source="kernel_log") == 0
+
+
 def test_kmsg_reader_reads_only_new_records() -> None:
     if not os.access("/dev/kmsg", os.R_OK | os.W_OK):
         pytest.skip("/dev/kmsg not readable and writable here")

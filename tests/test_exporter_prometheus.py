@@ -208,6 +208,21 @@ def test_dashboard_queries_run_against_real_data(stack) -> None:
                 assert result, f"no data for {panel['title']!r}: {expr}"
 
 
+def test_doctor_conclusions_arrive_from_the_background_analysis(stack) -> None:
+    api, _ = stack
+    deadline = time.monotonic() + 60  # the live analysis samples vmstat twice, 3 s apart
+    while time.monotonic() < deadline:
+        if api.query("minfree_recommended_min_free_kbytes"):
+            break
+        time.sleep(1)
+    recommended = api.query("minfree_recommended_min_free_kbytes")
+    assert recommended, "no recommendation after a minute"
+    assert float(recommended[0]["value"][1]) > 0
+    errors = {r["metric"]["source"]: float(r["value"][1])
+              for r in api.query("minfree_collector_errors_total")}
+    assert errors["analysis"] == 0
+
+
 def test_collector_reports_no_errors_on_this_host(stack) -> None:
     api, _ = stack
     errors = {r["metric"]["source"]: float(r["value"][1])

@@ -142,6 +142,12 @@ def _make_server(host: str, port: int, registry: Any) -> Any:
                 return
             try:
                 body = exposition(registry)
+            except Exception as error:  # a bug must cost one scrape, not the exporter
+                print(f"minfree exporter: scrape failed: {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
+                self._reply(500, b"scrape failed; see the exporter's log\n",
+                            {"Content-Type": "text/plain; charset=utf-8"})
+                return
             finally:
                 slots.release()
             headers = {"Content-Type": content_type}
