@@ -3,8 +3,8 @@
 Each file is read once, through the root, and handed to its parser; nothing here spawns a
 process (``inspect`` must finish in well under 0.3 s on a live host). Files that are absent,
 unreadable or unparseable are recorded in ``missing`` and the snapshot is built from what
-is left; call :meth:`HostSnapshot`-aware helpers such as :func:`require_zones` when a
-command cannot do without something.
+is left; a command that cannot do without something calls a helper such as
+:func:`require_zones`, which raises one clear :class:`~minfree.errors.SourceError`.
 
 Where a value must be inferred for a bundle (page size, pageblock order, kernel release) the
 snapshot says how in ``notes`` and the ``*_source`` fields.
@@ -84,17 +84,6 @@ class _Reader:
                 raise
             self.root.record_missing(rel, f"unparseable: {exc}")
             return None
-
-    def first(
-        self, candidates: tuple[str, ...], parser: Callable[[str, str], T]
-    ) -> tuple[T | None, str | None]:
-        """The first candidate path that exists and parses; records only if none does."""
-        for rel in candidates:
-            if self.root.exists(rel):
-                value = self.parse(rel, parser)
-                if value is not None:
-                    return value, rel
-        return None, None
 
 
 def read_snapshot(root: Root, *, strict: bool = False) -> HostSnapshot:
