@@ -392,6 +392,7 @@ class _FakeReader:
 
     def __init__(self, batches: list[list[str]]) -> None:
         self.batches = batches
+        self.last_record_seconds: float | None = None
 
     def read_new(self, max_records: int = 0) -> list[str]:
         return self.batches.pop(0) if self.batches else []
@@ -451,6 +452,18 @@ def test_no_kmsg_on_the_live_host_exports_no_failure_metrics_and_no_error() -> N
     assert value(text, "minfree_collector_errors_total", source="kernel_log") == 0
 
 
+def test_old_report_read_whole_is_counted_at_once() -> None:
+    """Records logged long ago (kernel time stamps) need no second poll to be counted."""
+    records = _kmsg_records(FIXTURES / "kernel-logs" / "reports" / "022.log", start_usec=1_000_000)
+    reader = _FakeReader([records])
+    reader.last_record_seconds = 1.0 + len(records) / 1e6  # seconds after boot
+    failures = FailureLog(open_root(None), follow_kmsg=True, clock=lambda: 0.0)
+    failures._reader = reader
+    events = failures.poll()
+    assert [e.suppressed for e in events] == [59]
+    assert sum(failures.counts.values()) == 60
+
+
 def test_kmsg_reader_reads_only_new_records() -> None:
     if not os.access("/dev/kmsg", os.R_OK | os.W_OK):
         pytest.skip("/dev/kmsg not readable and writable here")
@@ -466,5 +479,9 @@ def test_kmsg_reader_reads_only_new_records() -> None:
         assert any(marker in line for line in new)
         assert reader.read_new() == []
         assert reader.last_seq is not None
+        # the kernel's time stamp of the marker: seconds since boot, close to now
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        assert reader.last_record_seconds is not None
+        assert abs(uptime - reader.last_record_seconds) < 60
     finally:
         reader.close()

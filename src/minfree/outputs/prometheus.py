@@ -387,6 +387,8 @@ class KmsgReader:
         self.path = path
         self._fd: int | None = None
         self.last_seq: int | None = None
+        #: time stamp of the newest record, seconds since boot (the kernel's clock)
+        self.last_record_seconds: float | None = None
         self.lost = 0
         self._lock = threading.Lock()
 
@@ -412,8 +414,9 @@ class KmsgReader:
                 head, _, rest = text.partition(";")
                 message = rest.split("\n", 1)[0]
                 fields = head.split(",", 3)
-                if len(fields) >= 2 and fields[1].isdigit():
+                if len(fields) >= 3 and fields[1].isdigit() and fields[2].isdigit():
                     self.last_seq = int(fields[1])
+                    self.last_record_seconds = int(fields[2]) / 1e6
                 # The kernel escapes a newline inside one record as \x0a: one line each.
                 for part in message.split("\\x0a"):
                     lines.append(f"{head};{part}")
@@ -515,9 +518,17 @@ class FailureLog:
         if lines:
             self._last_line_at = now
         items = parser.drain()
-        if not parser.idle and self._last_line_at is not None and now - self._last_line_at >= self._settle:
+        if not parser.idle and self._quiet_for(now) >= self._settle:
             items += parser.finish()
         return [event for item in items if (event := failure_event(item, kmsg=True)) is not None]
+
+    def _quiet_for(self, now: float) -> float:
+        """Seconds since the newest line was logged (by the kernel's time stamp when the
+        reader knows it, so a report read whole at one scrape is counted at that scrape)."""
+        logged = getattr(self._reader, "last_record_seconds", None)
+        if logged is not None:
+            return time.clock_gettime(time.CLOCK_MONOTONIC) - logged
+        return now - self._last_line_at if self._last_line_at is not None else 0.0
 
     def close(self) -> None:
         if self._reader is not None:
