@@ -76,6 +76,18 @@ class TestInspectAgainstProc:
             assert row["protection"] == list(z.protection_pages)
             headroom = row["watermarks"]["low"]["headroom_pages"]
             assert headroom == row["free"] - z.low_pages
+        # The GFP_ATOMIC floor: ~3/8 of min plus the protection for ZONE_NORMAL (index 2).
+        from minfree.kernel.release import KernelRelease
+        from minfree.kernel.watermark_check import atomic_floor_pages, check_era_for
+
+        era = check_era_for(KernelRelease.try_parse(Path("/proc/sys/kernel/osrelease").read_text()))
+        dma32 = next(z for z in after if z.name == "DMA32")
+        assert rows[(0, "DMA32")]["gfp_atomic_floor"]["pages"] == atomic_floor_pages(dma32, era, 2)
+        m1 = dma32.min_pages - dma32.min_pages // 2
+        assert rows[(0, "DMA32")]["gfp_atomic_floor"]["pages"] == (
+            m1 - m1 // 4 + dma32.protection_pages[2]
+        )
+        assert rows[(0, "Movable")]["gfp_atomic_floor"] is None  # never serves GFP_ATOMIC
         buddy = parse_buddyinfo(Path("/proc/buddyinfo").read_text())
         for frag in document["fragmentation"]:
             assert len(frag["free_blocks"]) == len(buddy.free_blocks(frag["node"], frag["zone"]))

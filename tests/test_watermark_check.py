@@ -365,3 +365,46 @@ def test_numba_agrees_with_python_on_random_inputs(compiled_core, args: tuple) -
     assert tuple(bool(x) if isinstance(x, (bool, np.bool_)) else int(x) for x in got) == tuple(
         bool(x) if isinstance(x, (bool, np.bool_)) else int(x) for x in expected
     )
+
+
+class TestAtomicFloor:
+    """``atomic_floor_pages`` is the free count at which the full check flips for GFP_ATOMIC."""
+
+    @pytest.mark.parametrize(
+        "era", [CheckEra.A, CheckEra.B, CheckEra.C, CheckEra.C_FREE_HIGHATOMIC]
+    )
+    def test_floor_is_where_the_check_flips(self, era: CheckEra) -> None:
+        from minfree.kernel.watermark_check import GFP_ATOMIC_ALLOC_FLAGS, atomic_floor_pages
+
+        z = zone(
+            0,
+            14385,
+            boost=1024,
+            protection=(0, 0, 512, 512, 512),
+            free_cma_pages=300,
+            reserved_highatomic_pages=2048,
+        )
+        floor = atomic_floor_pages(z, era, 2)
+        at = zone_watermark_ok(
+            replace(z, free_pages=floor), 0, WatermarkLevel.MIN, 2, GFP_ATOMIC_ALLOC_FLAGS, era
+        )
+        above = zone_watermark_ok(
+            replace(z, free_pages=floor + 1), 0, WatermarkLevel.MIN, 2, GFP_ATOMIC_ALLOC_FLAGS, era
+        )
+        assert not at.passed
+        assert above.passed
+
+    def test_floor_without_numpy_import(self) -> None:
+        import subprocess
+        import sys
+
+        code = (
+            "import sys; from minfree.kernel.watermark_check import atomic_floor_pages, CheckEra;"
+            "from minfree.model.zone import Zone;"
+            "z = Zone(0, 'DMA32', 1, 0, 14385, 1, 1, protection_pages=(0, 0, 512));"
+            "print(atomic_floor_pages(z, CheckEra.C, 2), 'numpy' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == ["5907", "False"]

@@ -52,12 +52,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from minfree.kernel.alloc_flags import AllocFlags, WatermarkLevel
 from minfree.kernel.release import KernelRelease
 from minfree.model.zone import Zone
+
+if TYPE_CHECKING:  # numpy is imported where arrays are built: `inspect` must stay fast
+    import numpy as np
 
 #: Column order of the per-migratetype free-block matrix the core reads. The first three
 #: are MIGRATE_PCPTYPES in 4.4+ order (Unmovable, Movable, Reclaimable).
@@ -297,6 +299,8 @@ class WatermarkResult:
 
 
 def _free_matrix(zone: Zone, orders: int) -> tuple[np.ndarray, int]:
+    import numpy as np
+
     types = np.zeros((orders, len(MIGRATETYPE_COLUMNS)), dtype=np.int64)
     by_type = zone.free_blocks_by_migratetype
     if not by_type:
@@ -358,6 +362,8 @@ def zone_watermark_ok(
             order_checked=False,
             no_watermarks=True,
         )
+    import numpy as np
+
     orders = max(len(zone.free_blocks or ()), order + 1, 11)
     blocks = np.zeros(orders, dtype=np.int64)
     have_blocks = 0
@@ -442,11 +448,45 @@ def zone_watermark_ok(
 
 def effective_min_fraction(mark: int, alloc_flags: int, era: CheckEra) -> int:
     """The reduced ``min`` a caller with ``alloc_flags`` is checked against (order 0, no
-    subtractions): kernel-facts §3.4's table, e.g. ``m2`` for GFP_ATOMIC in every era."""
-    blocks = np.zeros(11, dtype=np.int64)
-    types = np.zeros((11, len(MIGRATETYPE_COLUMNS)), dtype=np.int64)
+    subtractions): kernel-facts §3.4's table, e.g. ``m2`` for GFP_ATOMIC in every era.
+
+    Order 0 with unknown free lists never touches the arrays, so none are built (no numpy).
+    """
     return int(
         watermark_ok_core(
-            int(era), 0, mark, -1, mark, 0, 0, int(alloc_flags), 0, 0, 0, blocks, types, 0, 0, 9
+            int(era), 0, mark, -1, mark, 0, 0, int(alloc_flags), 0, 0, 0, None, None, 0, 0, 9
         )[3]
     )
+
+
+#: The ALLOC_ flags GFP_ATOMIC gets in the slow path, the same bits in every era
+#: (kernel-facts §3.2): ALLOC_HIGH|ALLOC_HARDER up to 6.2 (``__GFP_HIGH`` plus
+#: ``__GFP_ATOMIC``/no ``__GFP_WAIT``), ALLOC_MIN_RESERVE|ALLOC_NON_BLOCK from 6.3.
+GFP_ATOMIC_ALLOC_FLAGS = int(AllocFlags.HIGH | AllocFlags.HARDER)
+
+
+def atomic_floor_pages(zone: Zone, era: CheckEra, highest_zoneidx: int) -> int:
+    """Free pages an order-0 GFP_ATOMIC allocation needs the zone to exceed to pass.
+
+    That is the reduced min (about 3/8 of the unboosted MIN: ``zone_watermark_fast``'s boost
+    exception applies to GFP_ATOMIC at WMARK_MIN from 5.0) plus the protection for
+    ``highest_zoneidx`` plus free CMA pages (GFP_ATOMIC is not movable, so no ALLOC_CMA).
+    The highatomic reserve is not subtracted for GFP_ATOMIC in any era.
+
+    >>> from minfree.model.zone import Zone
+    >>> z = Zone(0, "DMA32", 1, 9000, 14385, 17981, 21577, protection_pages=(0, 0, 512))
+    >>> atomic_floor_pages(z, CheckEra.C, 2)
+    5907
+    """
+    boost = int(getattr(zone, "boost_pages", 0) or 0)
+    base_min = zone.min_pages - (boost if era >= CheckEra.B else 0)
+    reserve = 0
+    if 0 <= highest_zoneidx < len(zone.protection_pages):
+        reserve = zone.protection_pages[highest_zoneidx]
+    # Zone carries free_cma_pages; a raw ZoneInfoZone has it among its counters.
+    cma = getattr(zone, "free_cma_pages", None)
+    if cma is None:
+        cma = getattr(zone, "counters", {}).get("nr_free_cma", 0)
+    if era == CheckEra.A_RHEL6:
+        cma = 0
+    return effective_min_fraction(base_min, GFP_ATOMIC_ALLOC_FLAGS, era) + reserve + cma

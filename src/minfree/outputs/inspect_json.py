@@ -95,10 +95,31 @@ def _state(zone: Any) -> str:
     return "ok"
 
 
+def _normal_index(snapshot: HostSnapshot, node: int) -> int:
+    """``gfp_zone(GFP_ATOMIC)``: ZONE_NORMAL's index (2 on x86_64, 1 on 32-bit without
+    DMA32); the highest lowmem zone present when no Normal zone is listed."""
+    best = -1
+    for z in snapshot.zones:
+        if z.node != node:
+            continue
+        if z.name == "Normal":
+            return z.index
+        if z.name in ("DMA", "DMA32"):
+            best = max(best, z.index)
+    return best
+
+
 def zone_rows(snapshot: HostSnapshot) -> list[dict[str, Any]]:
+    from minfree.kernel.watermark_check import atomic_floor_pages, check_era_for
+
     page = snapshot.page_size_bytes
+    era = check_era_for(snapshot.release)
     rows = []
     for z in snapshot.zones:
+        normal = _normal_index(snapshot, z.node)
+        # Zones above ZONE_NORMAL (HighMem on 32-bit aside, Movable, Device) never serve
+        # GFP_ATOMIC, so they have no floor.
+        floor = atomic_floor_pages(z, era, normal) if 0 <= z.index <= normal else None
         marks = {"min": z.min_pages, "low": z.low_pages, "high": z.high_pages}
         if z.promo_pages is not None:
             marks["promo"] = z.promo_pages
@@ -121,6 +142,17 @@ def zone_rows(snapshot: HostSnapshot) -> list[dict[str, Any]]:
                     for name, value in marks.items()
                 },
                 "protection": list(z.protection_pages),
+                # Order-0 GFP_ATOMIC passes while free > this (reduced min + protection
+                # for ZONE_NORMAL + free CMA), kernel.watermark_check for this era.
+                "gfp_atomic_floor": None
+                if floor is None
+                else {
+                    "pages": floor,
+                    "mib": _mib(floor, page),
+                    "headroom_pages": z.free_pages - floor,
+                    "headroom_mib": _mib(z.free_pages - floor, page),
+                    "check_era": era.name,
+                },
                 "state": _state(z),
                 "stat_threshold": z.stat_threshold_pages,
             }

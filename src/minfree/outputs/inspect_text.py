@@ -72,7 +72,8 @@ def _zones(console: Console, doc: dict[str, Any]) -> None:
         return
     has_promo = any("promo" in z["watermarks"] for z in doc["zones"])
     table = Table(
-        title="Zones: free pages against the watermarks (pages / MiB; headroom = free - mark)",
+        title="Zones: free pages against the watermarks (pages / MiB; headroom = free - mark;"
+        " atomic floor = what an order-0 GFP_ATOMIC allocation needs free)",
         title_justify="left",
     )
     table.add_column("node/zone")
@@ -82,6 +83,8 @@ def _zones(console: Console, doc: dict[str, Any]) -> None:
         table.add_column(name, justify="right")
     for name in ("min", "low", "high"):
         table.add_column(f"to {name}", justify="right")
+    table.add_column("atomic floor", justify="right")
+    table.add_column("to floor", justify="right")
     table.add_column("state")
     table.add_column("boost", justify="right")
     table.add_column("protection", no_wrap=True)
@@ -97,6 +100,14 @@ def _zones(console: Console, doc: dict[str, Any]) -> None:
         for name in ("min", "low", "high"):
             mark = marks[name]
             cells.append(f"{_signed(mark['headroom_pages'])}\n{_signed(mark['headroom_mib'])}")
+        floor = z["gfp_atomic_floor"]
+        if floor is None:
+            cells += ["-", "-"]
+        else:
+            cells += [
+                f"{_num(floor['pages'])}\n{_num(floor['mib'])}",
+                f"{_signed(floor['headroom_pages'])}\n{_signed(floor['headroom_mib'])}",
+            ]
         cells += [
             _STATE_TEXT.get(z["state"], z["state"]),
             _num(z["boost"]),
