@@ -193,6 +193,16 @@ def test_old_kernel_vmstat_sums_per_zone_counters() -> None:
     assert value(text, "minfree_allocation_stalls_total") == int(raw["allocstall"])
 
 
+def test_a_tar_bundle_gives_the_same_metrics_as_its_directory(tmp_path: Path) -> None:
+    import tarfile
+
+    source = firecracker_root_with_failures(tmp_path / "dir")
+    bundle = tmp_path / "host.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(source, arcname="sosreport-host")
+    assert without_analysis(normalise(scrape(bundle))) == without_analysis(normalise(scrape(source)))
+
+
 # --- missing and broken sources ------------------------------------------------------------------
 def test_missing_files_leave_metrics_out_and_count_errors() -> None:
     # issabel: zoneinfo and vmstat only; no buddyinfo, no proc/sys, no sysctl -a
