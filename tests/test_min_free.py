@@ -187,3 +187,64 @@ class TestAgainstRealKernels:
         assert (
             thp_recommended_min_free_kbytes(zones, release=KernelRelease.parse("3.2.0")) == running
         )
+
+
+THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+@pytest.mark.live
+class TestAgainstRunningKernelRecalculation:
+    """Oracle: the running kernel recomputing ``min_free_kbytes`` itself.
+
+    With a user value of 16384 kB written, switching THP to ``never`` makes a 6.1+ kernel
+    call ``calculate_min_free_kbytes()`` (the square-root rule at runtime: lowmem minus the
+    HIGH watermarks; the result replaces the user value only if larger); switching THP back
+    on makes khugepaged raise the value to its recommendation. Both results are read back
+    from /proc/sys/vm/min_free_kbytes and must equal our rules exactly. THP and the sysctl
+    are restored in ``finally`` (the sysctl by ``vm_sysctl_writer``).
+    """
+
+    def test_sqrt_rule_then_thp_raise(self, vm_sysctl_writer) -> None:
+        from minfree.kernel.release import KernelRelease
+        from minfree.parsers.meminfo import parse_meminfo
+
+        if not THP_ENABLED.exists():
+            pytest.skip("no THP on this kernel")
+        release = KernelRelease.parse(Path("/proc/sys/kernel/osrelease").read_text())
+        if release < (6, 1):
+            pytest.skip("THP-off recalculation needs 6.1+")
+        original_thp = THP_ENABLED.read_text().split("[")[1].split("]")[0]
+        try:
+            for _attempt in range(5):
+                vm_sysctl_writer.write("min_free_kbytes", 16384)
+                THP_ENABLED.write_text("always\n")  # a known "on" state to start from
+                vm_sysctl_writer.write("min_free_kbytes", 16384)
+                zones = parse_zoneinfo(Path("/proc/zoneinfo").read_text()).zones
+                THP_ENABLED.write_text("never\n")
+                after_off = int(Path("/proc/sys/vm/min_free_kbytes").read_text())
+                zones_after = parse_zoneinfo(Path("/proc/zoneinfo").read_text()).zones
+                if [z.managed_pages for z in zones] == [z.managed_pages for z in zones_after]:
+                    break
+            memtotal_pages = parse_meminfo(Path("/proc/meminfo").read_text()).total_kb // 4
+            managed = sum(
+                z.managed_pages or 0 for z in zones if z.name in ("DMA", "DMA32", "Normal")
+            )
+            # On a lazily initialised host the kernel's count is MemTotal (see
+            # nr_free_buffer_pages); elsewhere it is the zones' managed pages.
+            lazily_initialised = managed < 0.9 * memtotal_pages
+            expected = default_min_free_detail(
+                zones,
+                release=release,
+                at_boot=False,
+                lowmem_managed_pages=memtotal_pages if lazily_initialised else None,
+            ).kbytes
+            assert after_off == after_recalculation_kbytes(
+                expected, 16384, user_set=True, release=release
+            )
+            THP_ENABLED.write_text(f"{original_thp}\n")
+            after_on = int(Path("/proc/sys/vm/min_free_kbytes").read_text())
+            zones_now = parse_zoneinfo(Path("/proc/zoneinfo").read_text()).zones
+            if thp_active(f"[{original_thp}]"):
+                assert after_on == max(after_off, thp_recommended_min_free_kbytes(zones_now))
+        finally:
+            THP_ENABLED.write_text(f"{original_thp}\n")

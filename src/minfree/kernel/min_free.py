@@ -71,20 +71,30 @@ def _size(zone: Any) -> int:
     return int(getattr(zone, "present_pages", None) or 0)
 
 
-def nr_free_buffer_pages(zones: Sequence[Any], *, at_boot: bool = False) -> int:
+def nr_free_buffer_pages(
+    zones: Sequence[Any], *, at_boot: bool = False, lowmem_managed_pages: int | None = None
+) -> int:
     """``nr_free_buffer_pages()``: sum over zones <= ZONE_NORMAL of all nodes of
     ``max(0, managed - high_wmark_pages)``.
 
     ``high_wmark_pages()`` includes the boost on 5.0+ (the printed ``high`` does too).
     ``at_boot``: watermarks are still 0 when the kernel first evaluates the rule.
     2.6.x used ``present`` (taken when no ``managed`` is known).
+    ``lowmem_managed_pages`` replaces the zones' managed total where the zone list
+    under-reports it: on a kernel that initialises memory lazily (this project's Firecracker
+    6.18 host) the count the rule uses is MemTotal, while zoneinfo shows only the part
+    initialised so far.
     """
     total = 0
+    highs = 0
     for z in zones:
         if z.name not in LOWMEM_ZONE_NAMES:
             continue
         high = 0 if at_boot else int(getattr(z, "high_pages", 0) or 0)
         total += max(0, _size(z) - high)
+        highs += high
+    if lowmem_managed_pages is not None:
+        return max(0, lowmem_managed_pages - highs)
     return total
 
 
@@ -110,9 +120,13 @@ def default_min_free_detail(
     page_size_bytes: int = 4096,
     release: KernelRelease | None = None,
     at_boot: bool = True,
+    lowmem_managed_pages: int | None = None,
 ) -> MinFreeDefault:
     """The square-root default with its inputs (see :func:`default_min_free_kbytes`)."""
-    lowmem_kbytes = nr_free_buffer_pages(zones, at_boot=at_boot) * (page_size_bytes // 1024)
+    free_buffer = nr_free_buffer_pages(
+        zones, at_boot=at_boot, lowmem_managed_pages=lowmem_managed_pages
+    )
+    lowmem_kbytes = free_buffer * (page_size_bytes // 1024)
     raw = math.isqrt(lowmem_kbytes * 16)  # int_sqrt(lowmem_kbytes * 16)
     cap, why = min_free_cap_kbytes(release)
     return MinFreeDefault(
