@@ -190,9 +190,14 @@ def _min_free(console: Console, doc: dict[str, Any]) -> None:
         f"(4*sqrt({_num(d['lowmem_kbytes'])} kB lowmem), cap {_num(d['cap_kbytes'])}: "
         f"{d['cap_reason']})"
     )
+    counted = (
+        "MemTotal (memory still being initialised)"
+        if m.get("runtime_recalculation_counts_memtotal")
+        else "lowmem"
+    )
     console.print(
-        f"  runtime recalculation   {_num(m['runtime_recalculation'])} kB  (lowmem minus today's "
-        "high watermarks; a user-set value is kept if larger)"
+        f"  runtime recalculation   {_num(m['runtime_recalculation'])} kB  ({counted} minus "
+        "today's high watermarks; a user-set value is kept if larger)"
     )
     active = {True: "THP on: applies", False: "THP off: does not apply"}.get(
         m["thp_active"], "THP mode not captured"
