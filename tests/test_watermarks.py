@@ -407,3 +407,19 @@ def test_any_zone_set_gives_an_answer_or_a_value_error(zones, mfk, wsf, ratio) -
     assert len(comparison.proposed) == len(built)
     implied_min_free_kbytes(built, features=comparison.features)
     assert min_share_shortfall_pages(built, comparison.min_free_kbytes) >= 0
+
+
+def test_rhel9_boost_line_does_not_mean_6_1() -> None:
+    """CentOS Stream 9 (5.14.0-325) prints "boost" (backport); the release decides."""
+    from conftest import FIXTURES
+
+    from minfree.parsers.zoneinfo import parse_zoneinfo
+
+    root = FIXTURES / "roots" / "centos-stream9-5.14.0-325"
+    zones = parse_zoneinfo((root / "proc/zoneinfo").read_text()).zones
+    assert any(z.boost_pages is not None for z in zones)
+    release = KernelRelease.parse((root / "proc/sys/kernel/osrelease").read_text())
+    features = detect_features(zones, release=release)
+    assert features.era is WatermarkEra.SCALE_FACTOR
+    assert features.lowmem_reserve is LowmemReserveEra.SKIP_EMPTY
+    assert detect_features(zones).era is WatermarkEra.PROMO  # without the release: 6.1+

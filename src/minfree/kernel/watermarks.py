@@ -461,7 +461,8 @@ def detect_features(
     - ``vm.watermark_scale_factor`` present in a captured sysctl set: 4.6+; absent: before;
     - ``vm.extra_free_kbytes`` present: RHEL6/Android extra term;
     - a ``managed`` line: sizes are ``managed`` (3.8+), else ``present``;
-    - a ``boost`` line: 6.1+ (so the 6.1 lowmem_reserve loop and WMARK_PROMO);
+    - the kernel release, when known (before the boost line, which RHEL9's 5.14 backports);
+    - a ``boost`` line: 6.1+ upstream (so the 6.1 lowmem_reserve loop and WMARK_PROMO);
     - the number of ``lowmem_reserve_ratio`` entries: one per zone from 4.19;
     - otherwise the kernel release (``KernelRelease``), otherwise current behaviour.
     """
@@ -491,10 +492,9 @@ def detect_features(
     elif has_sysctl and not wsf_known:
         era = WatermarkEra.QUARTER
         reasons.append("no vm.watermark_scale_factor in the sysctls (before 4.6)")
-    elif boost_printed:
-        era = WatermarkEra.PROMO
-        reasons.append("boost line printed (6.1+)")
     elif version is not None:
+        # Before the boost line: RHEL9's 5.14 prints "boost" too (a backport), so the line
+        # alone does not mean 6.1+ (centos-stream9-5.14.0-325 fixture).
         if version >= (6, 1):
             era = WatermarkEra.PROMO
         elif version >= (4, 6) or (release is not None and release.rhel == 8):
@@ -502,6 +502,9 @@ def detect_features(
         else:
             era = WatermarkEra.QUARTER
         reasons.append(f"release {release}")
+    elif boost_printed:
+        era = WatermarkEra.PROMO
+        reasons.append("boost line printed (6.1+ upstream; RHEL9 5.14 backports it)")
     elif wsf_known:
         era = WatermarkEra.SCALE_FACTOR
         reasons.append("vm.watermark_scale_factor present (4.6+)")
