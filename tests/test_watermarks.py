@@ -412,7 +412,6 @@ def test_any_zone_set_gives_an_answer_or_a_value_error(zones, mfk, wsf, ratio) -
 def test_rhel9_boost_line_does_not_mean_6_1() -> None:
     """CentOS Stream 9 (5.14.0-325) prints "boost" (backport); the release decides."""
     from conftest import FIXTURES
-
     from minfree.parsers.zoneinfo import parse_zoneinfo
 
     root = FIXTURES / "roots" / "centos-stream9-5.14.0-325"
