@@ -93,7 +93,7 @@ def run_exact(
     # outputs
     stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
     samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
-    snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed,
+    snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed, snap_cause,
 ):
     nz = zfree.shape[0]
     n_nodes = zonelist.shape[0]
@@ -147,11 +147,14 @@ def run_exact(
                 anon_pages[z] += 1 << order
                 left -= 1 << order
     if initial_above_high[0] >= 0:
+        kept = np.zeros(nz, dtype=np.int64)
+        tmp_pfn = np.empty(free_order.shape[0], dtype=np.int32)
         for z in range(nz):
-            node = zone_node[z]
+            base = zbase[z]
             target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
             since_pin = 0
             fill_to = 0 if initial_fill_all else target
+            n = 0
             while zfree[z] > fill_to:
                 pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, 0)
                 if pfn < 0:
@@ -161,18 +164,29 @@ def run_exact(
                     since_pin = 0
                     continue
                 since_pin += 1
-                slot = (lru_head[node] + lru_len[node]) % lru_pfn.shape[1]
-                lru_pfn[node, slot] = pfn
-                lru_zone[node, slot] = z
-                lru_len[node] += 1
-                cache_pages[z] += 1
+                tmp_pfn[base + n] = pfn
+                n += 1
             # a host up for months: the whole zone was cache once, reclaimed back to target
-            while initial_fill_all and zfree[z] < target and lru_len[node] > 0:
-                tail = (lru_head[node] + lru_len[node] - 1) % lru_pfn.shape[1]
+            while initial_fill_all and zfree[z] < target and n > 0:
+                n -= 1
                 buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase,
-                           zsize, z, lru_pfn[node, tail], 0)
-                lru_len[node] -= 1
-                cache_pages[z] -= 1
+                           zsize, z, tmp_pfn[base + n], 0)
+            kept[z] = n
+            cache_pages[z] += n
+        # the LRU holds the zones' pages interleaved in proportion, as a cache filled over
+        # time would (zone by zone would make kswapd reclaim one zone first)
+        total = 0
+        for z in range(nz):
+            total += kept[z]
+        rounds = max(1, total // 1024)
+        for r in range(rounds):
+            for z in range(nz):
+                node = zone_node[z]
+                for k in range((kept[z] * r) // rounds, (kept[z] * (r + 1)) // rounds):
+                    slot = (lru_head[node] + lru_len[node]) % lru_pfn.shape[1]
+                    lru_pfn[node, slot] = tmp_pfn[zbase[z] + k]
+                    lru_zone[node, slot] = z
+                    lru_len[node] += 1
     for z in range(nz):
         lowest_free[z] = zfree[z]
 
@@ -433,10 +447,11 @@ def run_exact(
                                 fail_by_order[order] += 1
                                 fail_by_zone[pref] += 1
                                 fail_by_actor[a] += 1
-                                if order > 0 and zone_check(
-                                        era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
-                                        wm_min[pref] + boost[pref], protection[pref, classzone],
-                                        a_flags[a], nr_free, pref, types, pageblock_order)[1] == 2:
+                                cause = zone_check(
+                                    era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
+                                    wm_min[pref] + boost[pref], protection[pref, classzone],
+                                    a_flags[a], nr_free, pref, types, pageblock_order)[1]
+                                if cause == 2:
                                     stats[ST_FAIL_ORDER_CAUSE] += 1
                                 if not a_nowarn[a]:
                                     window = t // report_window_ticks
@@ -448,6 +463,7 @@ def run_exact(
                                         snap_tick[n_snaps] = t
                                         snap_actor[n_snaps] = a
                                         snap_suppressed[n_snaps] = suppressed
+                                        snap_cause[n_snaps] = cause
                                         suppressed = 0
                                         for z in range(nz):
                                             snap_zfree[n_snaps, z] = zfree[z]

@@ -281,6 +281,7 @@ def run_fast(
     snap_anon,
     snap_held,
     snap_suppressed,
+    snap_cause,
     chunk_pages,
     chunk_blocks,
 ):
@@ -306,6 +307,8 @@ def run_fast(
     held_pages = np.zeros(nz, dtype=np.int64)
     pinned_pages = np.zeros(nz, dtype=np.int64)
     lru_cap = ticks * substeps * ROUNDS * 2 + 4 * nz + 16
+    for z in range(nz):
+        lru_cap += (zone_pages[z] // 1024 + 1) * nz
     lru_zone = np.zeros((n_nodes, lru_cap), dtype=np.int8)
     lru_pages = np.zeros((n_nodes, lru_cap), dtype=np.int64)
     lru_head = np.zeros(n_nodes, dtype=np.int64)
@@ -342,8 +345,8 @@ def run_fast(
                 anon_pages[z] += got << order
                 left -= got << order
     if initial_above_high[0] >= 0:
+        kept = np.zeros(nz, dtype=np.int64)
         for z in range(nz):
-            node = zone_node[z]
             target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
             want = zfree[z] if initial_fill_all else zfree[z] - target
             if want <= 0:
@@ -359,7 +362,16 @@ def run_fast(
                 cached -= back
                 _return_cache_pages(nr_free, zfree, acc, z, back, chunk_pages, chunk_blocks)
             cache_pages[z] += cached
-            _lru_push(node, z, cached, lru_zone, lru_pages, lru_head, lru_len)
+            kept[z] = cached
+        total = 0
+        for z in range(nz):
+            total += kept[z]
+        rounds = max(1, total // 1024)
+        for r in range(rounds):
+            for z in range(nz):
+                share = (kept[z] * (r + 1)) // rounds - (kept[z] * r) // rounds
+                if share > 0:
+                    _lru_push(zone_node[z], z, share, lru_zone, lru_pages, lru_head, lru_len)
     for z in range(nz):
         lowest_free[z] = zfree[z]
 
@@ -696,24 +708,11 @@ def run_fast(
                                 fail_by_order[order] += n
                                 fail_by_zone[pref] += n
                                 fail_by_actor[a] += n
-                                if (
-                                    order > 0
-                                    and zone_check(
-                                        era,
-                                        zfree[pref],
-                                        order,
-                                        wm_min[pref] + boost[pref],
-                                        -1,
-                                        wm_min[pref] + boost[pref],
-                                        protection[pref, classzone],
-                                        a_flags[a],
-                                        nr_free,
-                                        pref,
-                                        types,
-                                        pageblock_order,
-                                    )[1]
-                                    == 2
-                                ):
+                                cause = zone_check(
+                                    era, zfree[pref], order, wm_min[pref] + boost[pref], -1,
+                                    wm_min[pref] + boost[pref], protection[pref, classzone],
+                                    a_flags[a], nr_free, pref, types, pageblock_order)[1]
+                                if cause == 2:
                                     stats[12] += n
                                 if not a_nowarn[a]:
                                     window = t // report_window_ticks
@@ -726,6 +725,7 @@ def run_fast(
                                             snap_tick[n_snaps] = t
                                             snap_actor[n_snaps] = a
                                             snap_suppressed[n_snaps] = suppressed
+                                            snap_cause[n_snaps] = cause
                                             suppressed = 0
                                             for z in range(nz):
                                                 snap_zfree[n_snaps, z] = zfree[z]

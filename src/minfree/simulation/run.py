@@ -35,6 +35,8 @@ class FailureSnapshot:
     gfp_mask: int
     gfp_names: str
     suppressed_before: int
+    #: why the preferred zone refused: "watermark" or "order" (the kernel check's answer)
+    failed_by: str
     zone_free_pages: tuple[int, ...]
     zone_boost_pages: tuple[int, ...]
     zone_cache_pages: tuple[int, ...]
@@ -143,6 +145,7 @@ def _outputs(plan: plan_mod.Plan) -> dict[str, np.ndarray]:
         "snap_anon": np.zeros((n_snaps, nz), dtype=np.int64),
         "snap_held": np.zeros((n_snaps, nz), dtype=np.int64),
         "snap_suppressed": np.zeros(n_snaps, dtype=np.int64),
+        "snap_cause": np.zeros(n_snaps, dtype=np.int64),
     }
 
 
@@ -208,6 +211,7 @@ def _result(plan: plan_mod.Plan, engine: str, out: dict[str, np.ndarray], n_snap
             time_s=float(out["snap_tick"][k]) * tick_s, actor=actor.name, order=actor.order,
             gfp_mask=actor.gfp_mask, gfp_names=actor.gfp_names,
             suppressed_before=int(out["snap_suppressed"][k]),
+            failed_by="order" if int(out["snap_cause"][k]) == 2 else "watermark",
             zone_free_pages=tuple(int(x) for x in out["snap_zfree"][k]),
             zone_boost_pages=tuple(int(x) for x in out["snap_boost"][k]),
             zone_cache_pages=tuple(int(x) for x in out["snap_cache"][k]),

@@ -127,7 +127,11 @@ class Reclaim:
     direct_mib_per_s: float = 125.0
     #: pages per direct reclaim attempt (SWAP_CLUSTER_MAX)
     direct_batch_pages: int = 32
-    watermark_boost: bool = True
+    #: model watermark boost (5.0+). The kernel boosts on migratetype fallbacks, which the
+    #: model has no migratetypes to see; the stand-in event is an unmovable (atomic)
+    #: allocation splitting a block of pageblock order or more. Off by default: it makes
+    #: results hinge on free-list detail that only the exact engine keeps.
+    watermark_boost: bool = False
 
 
 @dataclass(frozen=True)
