@@ -247,13 +247,13 @@ def test_textfile_bad_path_exits_2(tmp_path: Path, where: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_textfile_unwritable_directory_exits_2(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    result = run_minfree("exporter", "--textfile", str(locked / "x.prom"), "--root", str(ROOT))
+@pytest.mark.parametrize("target", ["/proc/minfree-test.prom", "/sys/minfree-test.prom"])
+def test_textfile_unwritable_place_exits_2(target: str) -> None:
+    # /proc and /sys refuse new files even to root
+    result = run_minfree("exporter", "--textfile", target, "--root", str(ROOT))
     assert result.returncode == 2
+    assert "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_textfile_write_is_atomic_for_a_concurrent_reader(tmp_path: Path) -> None:
@@ -286,18 +286,22 @@ def test_textfile_write_is_atomic_for_a_concurrent_reader(tmp_path: Path) -> Non
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_textfile_failure_keeps_the_old_file(tmp_path: Path) -> None:
+def test_textfile_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the final rename fails (full disk, EIO), the old file stays and no temp is left."""
     target = tmp_path / "m.prom"
     write_textfile(target, b"old 1\n")
-    os.chmod(tmp_path, 0o500)
-    try:
-        if os.geteuid() == 0:
-            pytest.skip("root ignores directory permissions")
-        with pytest.raises(Exception, match="cannot write"):
-            write_textfile(target, b"new 2\n")
-    finally:
-        os.chmod(tmp_path, 0o700)
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst) == str(target):
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(Exception, match="cannot write"):
+        write_textfile(target, b"new 2\n")
     assert target.read_bytes() == b"old 1\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_help_is_fast_and_does_not_import_prometheus_client() -> None:
