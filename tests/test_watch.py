@@ -168,7 +168,7 @@ def test_plain_line_shows_new_failures_and_zone_under_min() -> None:
                          verdict="reserve-exhausted", suppressed=4)
     line = plain_line(MemorySample(0.0, zones=(_zone(650),)), None, [event], clock_text="t")
     assert "headroom=-50" in line
-    assert "failures +5: asd order:1 GFP_ATOMIC network-receive reserve-exhausted (+4 suppressed)" in line
+    assert "failures +5: asd order:1 GFP_ATOMIC context=network-receive verdict=reserve-exhausted (+4 suppressed)" in line
 
 
 def test_render_fits_80_columns_and_marks_trouble() -> None:
@@ -184,5 +184,5 @@ def test_render_fits_80_columns_and_marks_trouble() -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "-50" in text
     assert "direct scanned 50" in text
-    assert "asd order:1 GFP_ATOMIC network-receive fragmented" in text
+    assert "asd order:1 GFP_ATOMIC context=network-receive verdict=fragmented" in text
     assert "Page allocation failures: +1" in text

@@ -99,7 +99,7 @@ def _run_plain(root, failures, interval: float, count: int | None) -> None:
     previous = None
     first_poll = True
     for _ in _ticks(interval, count):
-        current = read_memory_sample(root)
+        current = read_memory_sample(root, include_sysctl=False)
         new, why = _poll(failures)
         if first_poll and failures.follow_kmsg:
             # The ring buffer's old reports are history, not news: show only later ones.
@@ -126,7 +126,7 @@ def _run_live(root, failures, interval: float, count: int | None) -> None:
     title_base = f"minfree watch: {root.label}, every {interval:g}s (Ctrl-C to quit)"
     with Live(console=console, auto_refresh=False, screen=False, transient=False) as live:
         for _ in _ticks(interval, count):
-            current = read_memory_sample(root)
+            current = read_memory_sample(root, include_sysctl=False)
             new, why = _poll(failures)
             if first_poll and failures.follow_kmsg:
                 new = []

@@ -247,6 +247,7 @@ def read_memory_sample(
     *,
     budget_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    include_sysctl: bool = True,
 ) -> MemorySample:
     """Read zones (zoneinfo + buddyinfo), reclaim counters and vm settings from ``root``.
 
@@ -304,7 +305,9 @@ def read_memory_sample(
             except MinfreeError as error:
                 failed["vmstat"] = str(error)
 
-    if deadline.expired():
+    if not include_sysctl:
+        pass
+    elif deadline.expired():
         failed["sysctl"] = "skipped: scrape time budget exceeded"
     else:
         sysctl, why = read_sysctl(root)

@@ -89,10 +89,10 @@ def _rate_text(rates: ReclaimActivity | None) -> str:
 
 
 def _failure_text(event: FailureEvent) -> str:
-    verdict = f" {event.verdict}" if event.verdict else ""
+    verdict = f" verdict={event.verdict}" if event.verdict else ""
     who = f"{event.process} " if event.process else ""
     hidden = f" (+{event.suppressed} suppressed)" if event.suppressed else ""
-    return f"{who}order:{event.order} {event.gfp} {event.context}{verdict}{hidden}"
+    return f"{who}order:{event.order} {event.gfp} context={event.context}{verdict}{hidden}"
 
 
 def plain_line(
