@@ -365,3 +365,18 @@ def test_recommended_uses_minfree_recommend(tmp_path: Path, capsys: pytest.Captu
     assert f"vm.min_free_kbytes: 67584 (captured) -> {expected} kB" in out
     assert "as recommended by `minfree recommend`" in out
     assert "warning (no-runtime)" in out
+
+
+def test_a_later_exclusion_line_is_a_conflict_and_can_be_fixed(root: Path) -> None:
+    (root / "etc/sysctl.d/zz-ops.conf").write_text("-vm.min_free_kbytes\n")
+    plan = build_plan(root, {MFK: "90112"}, persist="sysctl.conf")
+    [conflict] = [c for c in plan.persist.conflicts if c.tool == SYSTEMD]
+    assert conflict.definition is not None
+    assert conflict.definition.where == "/etc/sysctl.d/zz-ops.conf:1"
+    assert "cancels the setting" in conflict.advice
+    # sysctl.d mode simply sorts after it
+    assert build_plan(root, {MFK: "90112"}).persist.target == "/etc/sysctl.d/zz-ops_zz-minfree.conf"
+    fixed = build_plan(root, {MFK: "90112"}, persist="sysctl.conf", fix_conflicts=True)
+    assert not fixed.persist.unresolved
+    execute(fixed)
+    assert resolve_boot_sysctl(root).systemd.value(MFK) == "90112"

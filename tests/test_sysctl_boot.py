@@ -306,7 +306,8 @@ def test_systemd_order_matches_systemd_analyze(tmp_path: Path, link: bool) -> No
 GLOB_KEYS = tuple(f"net.ipv4.conf.{dev}.promote_secondaries" for dev in ("all", "default", "eth0", "lo"))
 
 
-def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str]) -> tuple[str, dict[str, str]]:
+def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str],
+                                extra_keys: tuple[str, ...] = GLOB_KEYS) -> tuple[str, dict[str, str]]:
     """Run a real boot tool in a private mount namespace where the sysctl folders are the
     root's and ``/proc/sys`` is a plain folder of empty files: the tool "writes" there, and
     the kernel's values are never touched (procps 4.0.2 ``--dry-run`` is not honoured by
@@ -321,7 +322,9 @@ def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str]) -> 
         pytest.skip("/lib is not a link to /usr/lib here")
     boot = resolve_boot_sysctl(root)
     fake = tmp_path / "fake-proc-sys"
-    keys = set(boot.systemd.keys()) | set(boot.procps.keys()) | set(GLOB_KEYS)
+    if fake.exists():
+        shutil.rmtree(fake)
+    keys = set(boot.systemd.keys()) | set(boot.procps.keys()) | set(extra_keys)
     for key in keys:
         path = fake / key.replace(".", "/")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -336,8 +339,10 @@ def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str]) -> 
         f"mount --bind {root}/etc/sysctl.d /etc/sysctl.d; "
         f"mount --bind {root}/usr/lib/sysctl.d /usr/lib/sysctl.d; "
         "mount -t tmpfs none /run; mkdir -p /run/sysctl.d; "
-        f"cp -a {root}/run/sysctl.d/. /run/sysctl.d/; "
-        "mount -t tmpfs none /usr/local/lib; "
+        f"if [ -d {root}/run/sysctl.d ]; then cp -a {root}/run/sysctl.d/. /run/sysctl.d/; fi; "
+        "mount -t tmpfs none /usr/local/lib; mkdir -p /usr/local/lib/sysctl.d; "
+        f"if [ -d {root}/usr/local/lib/sysctl.d ]; then "
+        f"cp -a {root}/usr/local/lib/sysctl.d/. /usr/local/lib/sysctl.d/; fi; "
         f"mount --bind {root}/etc/sysctl.conf /etc/sysctl.conf; "
         'exec "$@"'
     )
@@ -384,3 +389,57 @@ def test_systemd_values_match_real_systemd_sysctl(tmp_path: Path, link: bool) ->
         assert same_value(boot.systemd.value(key), written.get(key)), key
     # the glob sets eth0 and default, the exclusion keeps "all" out, lo's explicit 0 wins
     assert [written.get(k) for k in GLOB_KEYS] == [None, "1", "1", "0"]
+
+
+# ---- random stacks against both real tools (property test) ------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = ("vm.swappiness", "vm.dirty_ratio", "vm.dirty_background_ratio", "vm.min_free_kbytes")
+_LINES = st.one_of(
+    st.tuples(st.sampled_from(_KEYS), st.integers(0, 99)).map(lambda kv: f"{kv[0]} = {kv[1]}"),
+    st.sampled_from(["vm.dirty_* = 33", "vm.*_ratio = 44", "-vm.dirty_ratio", "# comment",
+                     "-vm.swappiness = 55", "vm/min_free_kbytes=77", "-vm.dirty_b*",
+                     "-vm.swappiness"]),
+)
+_FILE = st.tuples(
+    st.sampled_from(["etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d"]),
+    st.sampled_from(["10-a", "50-b", "99-sysctl", "99-zz", "Zeta", "zz"]),
+    st.lists(_LINES, max_size=4),
+    st.booleans(),  # mask with /dev/null (only meaningful in /etc)
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(_FILE, max_size=7), conf=st.lists(_LINES, max_size=3), link=st.booleans())
+def test_random_stacks_match_both_real_tools(tmp_path_factory: pytest.TempPathFactory,
+                                             files: list, conf: list, link: bool) -> None:  # type: ignore[type-arg]
+    if os.geteuid() != 0 or shutil.which("sysctl") is None or shutil.which("unshare") is None:
+        pytest.skip("needs root, unshare and procps sysctl")
+    binary = next((p for p in ("/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl")
+                   if os.path.exists(p)), None)
+    if binary is None:
+        pytest.skip("systemd-sysctl is not installed")
+    tmp = tmp_path_factory.mktemp("stack")
+    root = tmp / "root"
+    for folder in ("etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d"):
+        (root / folder).mkdir(parents=True)
+    (root / "etc/sysctl.conf").write_text("".join(f"{line}\n" for line in conf))
+    if link:
+        os.symlink("../sysctl.conf", root / "etc/sysctl.d/99-sysctl.conf")
+    for folder, stem, lines, mask in files:
+        path = root / folder / f"{stem}.conf"
+        if path.exists() or path.is_symlink():
+            continue
+        if mask and folder == "etc/sysctl.d":
+            os.symlink("/dev/null", path)
+        else:
+            path.write_text("".join(f"{line}\n" for line in lines))
+    boot = resolve_boot_sysctl(root)
+    for tool, argv in (("systemd", [binary]), ("procps", ["sysctl", "-e", "-q", "--system"])):
+        _out, written = _run_boot_tool_on_fake_proc(root, tmp / tool, argv, extra_keys=_KEYS)
+        stack = boot.systemd if tool == "systemd" else boot.procps
+        for key in _KEYS:
+            assert same_value(stack.value(key), written.get(key)), (tool, key, stack.resolve(key))

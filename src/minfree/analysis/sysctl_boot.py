@@ -17,16 +17,21 @@ Two programs apply sysctl files at boot, with different rules (sources: systemd
      It then counts at position ``99-sysctl.conf``: ``99-z*.conf`` or any name starting with
      a letter sorts later and beats it.
   5. Glob keys (``net.ipv4.conf.*.rp_filter``) set every matching key *that no file sets
-     explicitly*; ``-pattern`` lines exclude keys from globs.
+     explicitly*. A bare ``-key`` line keeps globs off the key and cancels its earlier
+     settings (a later line may set it again); a bare ``-glob`` line does nothing. Entries
+     are kept per key text in an ordered map: repeating a glob with the same value keeps
+     its place, a new value moves it last.
 
 **procps ``sysctl --system``** (sysvinit hosts, and what admins run by hand)
   Steps 1-3 as above, then ``/etc/sysctl.conf`` is applied **last** when it is a regular
   file, so it beats every sysctl.d file (and is read twice when the 99-sysctl.conf link
-  exists). Globs (procps 4.0+) follow systemd's rule: an explicit setting beats a glob in
-  any position, and ``-pattern`` excludes keys from globs.
+  exists). Globs (procps 4.0+): an explicit setting beats a glob in any position, a bare
+  ``-key`` keeps globs off the key (but does not undo lines already applied), ``-glob``
+  does nothing; globs apply in file order.
 
 Both models are checked in the tests against the real programs (systemd-sysctl 252 and
-procps-ng 4.0.2, run in a mount namespace over a fake ``/proc/sys``).
+procps-ng 4.0.2, run in a mount namespace over a fake ``/proc/sys``), including a property
+test on random stacks of files, globs and exclusions.
 
 The resolver is pure: it takes a :class:`~minfree.sources.sysctl_config.SysctlConfigSet`
 (``collect_sysctl_config`` reads one from a root) and never touches the filesystem, so
@@ -48,7 +53,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from minfree.kernel.sysctl_catalog import normalize_key
-from minfree.parsers.sysctl_conf import ConfProblem, SysctlAssignment, parse_sysctl_conf
+from minfree.parsers.sysctl_conf import ConfProblem, SysctlAssignment, is_glob, parse_sysctl_conf
 
 if TYPE_CHECKING:  # the types only; analysis does not read files
     from minfree.sources.sysctl_config import ConfigFile, SysctlConfigSet
@@ -84,6 +89,8 @@ class Definition:
     ignore_failure: bool = False
     pattern: str | None = None
     raw: str = ""
+    #: a bare ``-key`` line: it cancels earlier settings of the key and keeps globs off it
+    exclusion: bool = False
 
     @property
     def where(self) -> str:
@@ -100,6 +107,8 @@ class KeyResolution:
     key: str
     winner: Definition | None
     overridden: tuple[Definition, ...] = ()
+    #: the ``-key`` line that leaves the key unset, when that is what wins
+    excluded: Definition | None = None
 
     @property
     def value(self) -> str | None:
@@ -107,8 +116,9 @@ class KeyResolution:
 
     @property
     def definitions(self) -> tuple[Definition, ...]:
-        """All definitions, application order (the winner last)."""
-        return (*self.overridden, self.winner) if self.winner else self.overridden
+        """All definitions, application order (the winner, or the exclusion, last)."""
+        last = self.winner or self.excluded
+        return (*self.overridden, last) if last else self.overridden
 
 
 @dataclass(frozen=True)
@@ -129,10 +139,11 @@ class BootStack:
     reads_sysctl_conf: bool
     _exact: Mapping[str, tuple[Definition, ...]] = field(repr=False, default_factory=dict)
     _globs: tuple[Definition, ...] = field(repr=False, default=())
-    _exclusions: tuple[str, ...] = field(repr=False, default=())
+    #: bare ``-glob`` lines: no-ops for both tools (an exclusion must name a key)
+    _glob_exclusions: tuple[Definition, ...] = field(repr=False, default=())
 
     def keys(self) -> tuple[str, ...]:
-        """Every key set explicitly (globs are expanded only on request, see :meth:`resolve`)."""
+        """Every key set or excluded explicitly (globs expand only in :meth:`resolve`)."""
         return tuple(sorted(self._exact))
 
     def resolve(self, key: str) -> KeyResolution:
@@ -141,18 +152,54 @@ class BootStack:
         exact = self._exact.get(key, ())
         globs = tuple(
             replace(d, key=key)
-            for d in self._globs
+            for d in self._effective_globs()
             if fnmatch.fnmatchcase(key, d.pattern or "")
         )
-        # Both tools: an explicit setting anywhere beats every glob, whatever the order, and
-        # excluded keys skip globs (systemd sysctl.c; procps-ng 4.0.2 checked in the tests).
+        # Both tools (systemd sysctl.c; procps-ng 4.0.2; both checked in the tests): an
+        # explicit setting anywhere beats every glob, whatever the order. A bare "-key" line
+        # keeps globs off the key under both; under systemd it is also an entry of its own
+        # that cancels earlier settings of the key (until a later line sets it again), while
+        # procps has already written those earlier lines when it reaches it.
+        if self.tool == PROCPS:
+            assignments = tuple(d for d in exact if not d.exclusion)
+            # a "-glob" line excludes nothing (procps 4.0.2, as systemd): only keys can be
+            excluded = any(d.exclusion for d in exact)
+            if assignments:
+                earlier = tuple(sorted((*globs, *assignments[:-1]), key=_order))
+                return KeyResolution(key, assignments[-1], earlier)
+            if globs and not excluded:
+                return KeyResolution(key, globs[-1], globs[:-1])
+            exclusion = next((d for d in exact if d.exclusion), None)
+            return KeyResolution(key, None, globs, excluded=exclusion)
         if exact:
-            return KeyResolution(key, exact[-1], tuple(sorted((*globs, *exact[:-1]), key=_order)))
-        if any(fnmatch.fnmatchcase(key, pattern) for pattern in self._exclusions):
-            return KeyResolution(key, None, globs)
+            last = exact[-1]
+            earlier = tuple(sorted((*globs, *exact[:-1]), key=_order))
+            if last.exclusion:
+                return KeyResolution(key, None, earlier, excluded=last)
+            return KeyResolution(key, last, earlier)
         if globs:
             return KeyResolution(key, globs[-1], globs[:-1])
         return KeyResolution(key, None)
+
+    def _effective_globs(self) -> tuple[Definition, ...]:
+        """Glob lines in the order the tool applies them.
+
+        systemd keeps one entry per pattern text in an ordered map: a later line with the
+        *same* value leaves the entry where it was, a different value (or a bare
+        ``-pattern``, which is never applied) moves it to the end. procps applies them in
+        file order.
+        """
+        if self.tool == PROCPS:
+            return self._globs
+        entries: dict[str, Definition] = {}
+        for d in sorted((*self._globs, *self._glob_exclusions), key=_order):
+            pattern = d.pattern or ""
+            previous = entries.get(pattern)
+            if previous is not None and previous.exclusion == d.exclusion and previous.value == d.value:
+                continue
+            entries.pop(pattern, None)
+            entries[pattern] = d
+        return tuple(d for d in entries.values() if not d.exclusion)
 
     def winner(self, key: str) -> Definition | None:
         return self.resolve(key).winner
@@ -287,7 +334,7 @@ def _build_stack(
         ordered.append(conf)
     exact: dict[str, list[Definition]] = {}
     globs: list[Definition] = []
-    exclusions: list[str] = []
+    glob_exclusions: list[Definition] = []
     problems: list[ConfProblem] = []
     reads_conf = False
     applied: list[str] = []
@@ -299,13 +346,21 @@ def _build_stack(
             reads_conf = True
         parsed = parse_sysctl_conf(config_file.text, source=config_file.effective_path)
         problems.extend(parsed.problems)
-        exclusions.extend(e.pattern for e in parsed.exclusions)
-        for assignment in parsed.assignments:
-            definition = _definition(assignment, config_file, position)
-            if assignment.is_glob:
+        entries: list[Definition] = [_definition(a, config_file, position) for a in parsed.assignments]
+        entries.extend(
+            Definition(key=e.pattern, value="", file=config_file.path, line=e.line,
+                       position=position, read_from=config_file.effective_path,
+                       pattern=e.pattern if is_glob(e.pattern) else None,
+                       raw=f"-{e.pattern}", exclusion=True)
+            for e in parsed.exclusions
+        )
+        for definition in sorted(entries, key=_order):
+            if definition.exclusion and definition.pattern is not None:
+                glob_exclusions.append(definition)
+            elif definition.pattern is not None:
                 globs.append(definition)
             else:
-                exact.setdefault(assignment.key, []).append(definition)
+                exact.setdefault(definition.key, []).append(definition)
     stack = BootStack(
         tool=tool,
         files=tuple(applied),
@@ -313,7 +368,7 @@ def _build_stack(
         reads_sysctl_conf=reads_conf,
         _exact={key: tuple(defs) for key, defs in exact.items()},
         _globs=tuple(globs),
-        _exclusions=tuple(exclusions),
+        _glob_exclusions=tuple(glob_exclusions),
     )
     return stack, problems
 

@@ -312,6 +312,13 @@ def _conflicts(boot: BootSysctl, values: dict[str, str], mode: str) -> list[Conf
             if same_value(resolution.value, wanted):
                 continue
             winner = resolution.winner
+            if winner is None and resolution.excluded is not None:
+                excluded = resolution.excluded
+                found.append(Conflict(
+                    key, stack.tool, wanted, None, excluded,
+                    f"`{excluded.raw.strip()}` at {excluded.where} cancels the setting at boot: "
+                    "remove that line, or use --fix-conflicts"))
+                continue
             if winner is None:
                 if mode == "sysctl.conf" and stack.tool == SYSTEMD and not stack.reads_sysctl_conf:
                     advice = ("systemd-sysctl does not read /etc/sysctl.conf here (no 99-sysctl.conf "
