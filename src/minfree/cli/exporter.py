@@ -29,6 +29,7 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``minfree exporter`` (see the module docstring)."""
     parser.add_argument(
         "--listen",
         default=DEFAULT_LISTEN,
@@ -182,6 +183,11 @@ def _make_server(host: str, port: int, registry: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM (exit 0) or Ctrl-C (130), or write the textfile once (exit 0).
+
+    Bad values (listen address, port in use, textfile path, root) raise MinfreeError
+    subclasses: one line on stderr and exit 2.
+    """
     from minfree.outputs.prometheus import (
         MinfreeCollector,
         build_registry,

@@ -16,6 +16,7 @@ from minfree.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``INTERVAL [COUNT]`` positionals, ``--root`` and ``--no-kmsg``."""
     parser.add_argument("interval", nargs="?", default="1", metavar="INTERVAL",
                         help="seconds between updates (default 1; fractions allowed, at least 0.05)")
     parser.add_argument("count", nargs="?", default=None, metavar="COUNT",
@@ -45,6 +46,7 @@ def _parse_count(text: str | None) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Refresh until COUNT updates or Ctrl-C; 0 either way, 2 for bad arguments."""
     interval = _parse_interval(args.interval)
     count = _parse_count(args.count)
 
