@@ -49,8 +49,8 @@ def print_watermarks(
     title = f"Watermarks (pages) on {source}" + (f" (kernel {kernel})" if kernel else "")
     if changed:
         title += (
-            f": min_free_kbytes {c.current_min_free_kbytes} → {c.min_free_kbytes}, "
-            f"watermark_scale_factor {wsf_now if wsf_now is not None else '-'}"
+            f": min_free_kbytes {c.current_min_free_kbytes or 'unknown'} → {c.min_free_kbytes}, "
+            f"watermark_scale_factor {wsf_now if wsf_now is not None else 'unknown'}"
             f" → {c.watermark_scale_factor}"
         )
     else:
