@@ -232,3 +232,44 @@ def test_collector_reports_no_errors_on_this_host(stack) -> None:
     assert api.query('minfree_zone_highest_free_order{zone="Normal"}')
     assert api.query('minfree_sysctl{name="vm.min_free_kbytes"}')[0]["value"][1] == \
         Path("/proc/sys/vm/min_free_kbytes").read_text().strip()
+
+
+def _install_node_exporter() -> str:
+    found = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("node_exporter missing and apt-get not usable (needs root on Debian/Ubuntu)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "prometheus-node-exporter"], check=True, env=env,
+                   capture_output=True)
+    found = shutil.which("prometheus-node-exporter")
+    assert found
+    return found
+
+
+def test_textfile_is_accepted_by_node_exporters_textfile_collector(tmp_path: Path) -> None:
+    """--textfile output read by the real consumer: node_exporter's textfile collector."""
+    node_exporter = _install_node_exporter()
+    directory = tmp_path / "textfile"
+    directory.mkdir()
+    result = subprocess.run([sys.executable, "-m", "minfree", "exporter", "--textfile",
+                             str(directory / "minfree.prom")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [node_exporter, "--collector.disable-defaults", "--collector.textfile",
+         f"--collector.textfile.directory={directory}", f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            body = response.read().decode()
+    finally:
+        stop(proc)
+    assert "node_textfile_scrape_error 0" in body
+    assert 'minfree_zone_free_pages{node="0",zone=' in body
+    assert 'minfree_zone_watermark_pages{level="min"' in body
+    assert "minfree_collector_errors_total" in body
