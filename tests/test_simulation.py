@@ -314,3 +314,27 @@ def test_emitted_counts_match_the_run():
     # at most 10 reports per 5-second window, as warn_alloc's rate limit allows
     windows = np.array([int(s.time_s // 5) for s in run.snapshots])
     assert np.bincount(windows).max() <= 10
+
+
+# -- the host-built scenario for doctor/recommend --simulate ---------------------------------
+
+def test_simulate_safe_reserve_from_a_real_bundle_and_observed_failures():
+    from conftest import FIXTURES
+    from minfree.simulation.advisor import FailureObservation, simulate_safe_reserve
+    from minfree.sources.root import open_root
+    from minfree.sources.snapshot import read_snapshot
+
+    snapshot = read_snapshot(open_root(FIXTURES / "roots" / "pcp-meminfo-root-002-numa2"))
+    observed = [FailureObservation(0, 40, "network-receive"), FailureObservation(1, 6, "tcp-accept")]
+    result = simulate_safe_reserve(snapshot, observed, seeds=2, steps=6, duration_s=6)
+    assert result.default_min_free_kbytes > 0
+    assert {a.slab_order for a in result.scenario.tcp_accept} == {1}
+    assert result.scenario.network_rx
+    assert any("assumed" in note for note in result.assumptions)
+    points = result.sweep.points
+    assert len(points) >= 6
+    if result.safe_min_free_kbytes is not None:
+        assert all(p.safe for p in points if p.min_free_kbytes >= result.safe_min_free_kbytes)
+    doc = result.as_dict()
+    assert doc["engine"] == "fast"
+    assert len(doc["max_failures"]) == len(points)
