@@ -145,6 +145,23 @@ class TestEraA:
         assert not result.order_checked
 
 
+class TestEraOffByTwo:
+    def test_two_pages_more_needed(self) -> None:
+        # 2.6.37 .. 3.2: free -= (1<<0)+1, so 102 free against 100 fails; A passes it.
+        assert not check(zone(102, 100), 0, CheckEra.A_OFF_BY_TWO).passed
+        assert check(zone(103, 100), 0, CheckEra.A_OFF_BY_TWO).passed
+        assert check(zone(102, 100), 0, CheckEra.A).passed
+
+    def test_order_loop_halves_every_order(self) -> None:
+        # Unlike RHEL6 the loop keeps the full mark and halves it at every order.
+        z = zone(1000, 100, blocks=(800, 50, 10, 0, 0, 0, 0, 0, 0, 0, 0))
+        assert check(z, 0, CheckEra.A_OFF_BY_TWO, order=2).passed
+        tight = zone(1000, 100, blocks=(875, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+        # A: 1000-3=997; -875=122 > 50; -100=22 <= 25: fails at order 1 either way.
+        assert not check(tight, 0, CheckEra.A_OFF_BY_TWO, order=2).passed
+        assert check(tight, 0, CheckEra.A_OFF_BY_TWO, order=2).failed_by == "order"
+
+
 class TestEraRhel6:
     def test_off_by_two_and_min_restart(self) -> None:
         # free -= (1<<0)+1: 102 - 2 = 100 is not > 100.
@@ -249,6 +266,9 @@ class TestEraSelection:
         [
             ("2.6.32-642.6.2.el6.x86_64", CheckEra.A_RHEL6),
             ("2.6.32", CheckEra.A),
+            ("2.6.38-8-generic", CheckEra.A_OFF_BY_TWO),
+            ("3.2.0-58-generic", CheckEra.A_OFF_BY_TWO),
+            ("3.4.5", CheckEra.A),
             ("3.10.0-1160.el7.x86_64", CheckEra.A),
             ("4.4.155", CheckEra.B),
             ("4.14.5", CheckEra.B_ANY_BLOCK),

@@ -8,10 +8,12 @@ it for a :class:`~minfree.model.zone.Zone`.
 
 The eras (kernel-facts §3.3, each read in source):
 
-``A`` 2.6.32 .. 4.3 (3.10.4, RHEL7 3.10.0-1160)
+``A`` 2.6.32 .. 2.6.36 and 3.3 .. 4.3 (3.10.4, RHEL7 3.10.0-1160)
     ``free -= (1<<order) - 1``; ALLOC_HIGH halves ``min``, ALLOC_HARDER takes a quarter;
     3.x subtracts free CMA pages (unless ALLOC_CMA) in the first test only; then for every
     order below the request, that order's free pages are removed and ``min`` halves.
+``A_OFF_BY_TWO`` 2.6.37 .. 3.2
+    as A with ``free -= (1<<order) + 1`` (the same sign slip RHEL6 carries).
 ``A_RHEL6`` 2.6.32-642.el6
     ``free -= (1<<order) + 1``; for order > 0 the loop restarts from ``mark - WMARK_MIN``
     (reduced again by HIGH/HARDER) and only halves while ``o < pageblock_order/4``.
@@ -91,8 +93,17 @@ _ALLOC_RESERVES = 0x10 | 0x20 | 0x200 | 0x08  # 6.3+ ALLOC_RESERVES
 
 
 class CheckEra(enum.IntEnum):
-    """Which ``__zone_watermark_ok`` a kernel runs (plain ints for the compiled core)."""
+    """Which ``__zone_watermark_ok`` a kernel runs (plain ints for the compiled core).
 
+    Values only order the eras from ``B`` on (callers test ``era >= CheckEra.C``);
+    ``A_OFF_BY_TWO`` is 0 so that it sorts below every later variant.
+    """
+
+    #: 2.6.37 .. 3.2: as A, but ``free -= (1<<order) + 1`` (Mel Gorman's Oct 2010
+    #: "mm: page allocator: Adjust the per-cpu counter threshold when memory is low" moved
+    #: the subtraction and flipped the sign; fixes were posted Dec 2011/Jan 2012, 3.10.4
+    #: has ``- 1``). [R] exact first/last release not verified.
+    A_OFF_BY_TWO = 0
     A = 1
     A_RHEL6 = 2
     B = 3
@@ -111,6 +122,8 @@ def check_era_for(release: KernelRelease | None) -> CheckEra:
         return CheckEra.C_FREE_HIGHATOMIC
     if release.rhel == 6:
         return CheckEra.A_RHEL6
+    if (2, 6, 37) <= release.version < (3, 3, 0):
+        return CheckEra.A_OFF_BY_TWO
     if release < (4, 4):
         return CheckEra.A
     if release.rhel == 8:
@@ -167,8 +180,8 @@ def watermark_ok_core(
         attempt += 1
         free = free_pages
         min_mark = current_mark
-        if era == 1 or era == 2:  # A, A_RHEL6
-            if era == 2:
+        if era <= 2:  # A_OFF_BY_TWO, A, A_RHEL6
+            if era == 2 or era == 0:
                 free -= (1 << order) + 1
             else:
                 free -= (1 << order) - 1
@@ -200,7 +213,7 @@ def watermark_ok_core(
                 for o in range(order):
                     if o < free_blocks.shape[0]:
                         free -= free_blocks[o] << o
-                    if era == 1 or o < (pageblock_order >> 2):
+                    if era != 2 or o < (pageblock_order >> 2):
                         min_mark >>= 1
                     if free <= min_mark:
                         passed = False
