@@ -10,6 +10,7 @@ import contextlib
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -311,3 +312,38 @@ def test_help_is_fast_and_does_not_import_prometheus_client() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "False"]
     assert re.search(r"usage: minfree exporter", run_minfree("exporter", "--help").stdout)
+
+
+def _errors_after_textfile_run(tmp_path: Path, capabilities: str) -> dict[str, float]:
+    """Run `exporter --textfile` with exactly ``capabilities`` (setpriv) and read its errors."""
+    target = tmp_path / f"caps-{capabilities or 'none'}.prom"
+    caps = f"-all,+{capabilities}" if capabilities else "-all"
+    command = ["setpriv", f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}",
+               "--securebits=+noroot,+noroot_locked", "--no-new-privs",
+               *MINFREE, "exporter", "--textfile", str(target)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr
+    errors = {}
+    for family in text_string_to_metric_families(target.read_text()):
+        if family.name == "minfree_collector_errors":
+            errors = {s.labels["source"]: s.value for s in family.samples}
+    return errors
+
+
+def test_cap_syslog_is_the_only_privilege_needed(tmp_path: Path) -> None:
+    """The systemd unit's claim: with no capability but CAP_SYSLOG every source is read.
+
+    Capabilities are dropped with setpriv (uid stays 0 but without any capability, as the
+    interpreter lives under /root here). Under kernel.dmesg_restrict=1 the run without any
+    capability must fail to read /dev/kmsg, which shows the check is real.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to drop capabilities")
+    with_syslog = _errors_after_textfile_run(tmp_path, "syslog")
+    assert with_syslog, "no error counters in the textfile"
+    assert all(v == 0 for v in with_syslog.values()), with_syslog
+    if Path("/proc/sys/kernel/dmesg_restrict").read_text().strip() == "1":
+        without = _errors_after_textfile_run(tmp_path, "")
+        assert without["kernel_log"] == 1
+        assert all(v == 0 for k, v in without.items() if k != "kernel_log"), without
