@@ -150,3 +150,16 @@ def test_rollback_without_journal_is_a_clear_error(root: Path, capsys: pytest.Ca
     assert main(["rollback", "nope", "--root", str(root)]) == 2
     assert main(["history", "--root", str(root)]) == 0
     assert "No applies recorded." in capsys.readouterr().out
+
+
+def test_missing_sysctl_d_folder_is_created_and_removed_by_rollback(tmp_path: Path) -> None:
+    root = build_root(tmp_path, "issabel-el8-partial")  # a real RHEL8 etc/ with no sysctl.d
+    before = tree_state(root)
+    assert not (root / "etc/sysctl.d").exists()
+    plan = build_plan(root, {MFK: "90112"})
+    execute(plan)
+    assert (root / "etc/sysctl.d/99-zz-minfree.conf").exists()
+    assert Journal(root).get(plan.id).created_dirs == ("/etc/sysctl.d",)
+    result = rollback(root)
+    assert ("/etc/sysctl.d", "removed") in {(a.path, a.action) for a in result.files}
+    assert _without_journal(tree_state(root)) == _without_journal(before)

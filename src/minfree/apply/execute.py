@@ -31,7 +31,13 @@ from minfree.apply.runtime import (
     who_changes,
     write_value,
 )
-from minfree.apply.safe_write import ApplyLock, atomic_write, clean_stale_temp_files, crash_point
+from minfree.apply.safe_write import (
+    ApplyLock,
+    atomic_write,
+    clean_stale_temp_files,
+    crash_point,
+    makedirs_durable,
+)
 from minfree.errors import MinfreeError, RefusedError
 from minfree.sources.sysctl_config import _FsRoot, resolve_in_root
 
@@ -86,6 +92,14 @@ def execute(plan: ApplyPlan, *, command: tuple[str, ...] = (), settle_seconds: f
                 mode=meta.st_mode & 0o7777 if meta else None,
                 uid=meta.st_uid if meta else None, gid=meta.st_gid if meta else None,
             ))
+        missing_dirs: list[str] = []
+        for edit in plan.persist.edits:
+            folder = real_path(root, edit.path).parent
+            chain = []
+            while not folder.exists() and folder != root:
+                chain.append("/" + str(folder.relative_to(root)))
+                folder = folder.parent
+            missing_dirs.extend(d for d in reversed(chain) if d not in missing_dirs)
         runtime_changes = [c for c in plan.changes if c.changes_runtime and c.current is not None]
         entry = JournalEntry(
             id=plan.id, created=journal_mod.now_text(), root=str(root), live=plan.live,
@@ -94,6 +108,7 @@ def execute(plan: ApplyPlan, *, command: tuple[str, ...] = (), settle_seconds: f
                           for c in runtime_changes),
             files=tuple(records),
             notes=(plan.reason,),
+            created_dirs=tuple(missing_dirs),
         )
         entry = journal.record(entry, originals)
         writes: list[WriteResult] = []
@@ -105,6 +120,8 @@ def execute(plan: ApplyPlan, *, command: tuple[str, ...] = (), settle_seconds: f
                     raise MinfreeError(
                         f"{change.key}: wrote {change.new} but it reads back as {result.read_back}")
             crash_point("runtime done")
+            for folder in missing_dirs:
+                makedirs_durable(root / folder.lstrip("/"), 0o755)
             for edit in plan.persist.edits:
                 atomic_write(real_path(root, edit.path), edit.after_bytes)
             crash_point("files done")

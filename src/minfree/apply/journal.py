@@ -23,7 +23,7 @@ complete one. Only then are runtime values and files touched (write-ahead), and 
      "files": [{"path": "/etc/sysctl.d/99-zz-minfree.conf", "existed": false,
                 "backup": null, "mode": null, "uid": null, "gid": null, "sha256": null,
                 "new_sha256": "...", "reason": "persist"}],
-     "notes": ["..."], "updated": "..."}
+     "created_dirs": [], "notes": ["..."], "updated": "..."}
 
 tuned keeps originals in a state file written *after* its writes (a crash in between loses
 them) and only for runtime values; this journal is written first and covers files too.
@@ -101,6 +101,8 @@ class JournalEntry:
     files: tuple[FileRecord, ...] = ()
     notes: tuple[str, ...] = ()
     updated: str | None = None
+    #: folders the apply creates (e.g. /etc/sysctl.d on a minimal host); removed on rollback
+    created_dirs: tuple[str, ...] = ()
     folder: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, object]:
@@ -108,6 +110,7 @@ class JournalEntry:
         data.pop("folder")
         data["format"] = FORMAT
         data["command"] = list(self.command)
+        data["created_dirs"] = list(self.created_dirs)
         return data
 
     @classmethod
@@ -126,6 +129,7 @@ class JournalEntry:
             files=tuple(FileRecord(**f) for f in data.get("files", [])),  # type: ignore[arg-type, union-attr]
             notes=tuple(str(n) for n in data.get("notes", [])),  # type: ignore[union-attr]
             updated=data.get("updated"),  # type: ignore[arg-type]
+            created_dirs=tuple(str(d) for d in data.get("created_dirs", [])),  # type: ignore[union-attr]
             folder=folder,
         )
 

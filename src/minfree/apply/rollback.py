@@ -26,6 +26,7 @@ from minfree.apply.safe_write import (
     FileMeta,
     atomic_write,
     clean_stale_temp_files,
+    fsync_dir,
     remove_file,
 )
 from minfree.errors import RefusedError, UsageError
@@ -126,6 +127,17 @@ def undo_entry(journal: Journal, entry: JournalEntry) -> RollbackResult:
                 if os.geteuid() == 0:
                     raise
         actions.append(FileAction(record.path, "unchanged"))
+    for folder in reversed(entry.created_dirs):
+        path = root / folder.lstrip("/")
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            actions.append(FileAction(folder, "kept (not empty)"))
+            continue
+        fsync_dir(path.parent)
+        actions.append(FileAction(folder, "removed"))
     return RollbackResult(entry, tuple(runtime), tuple(actions))
 
 

@@ -75,6 +75,9 @@ def render_plan(plan: ApplyPlan) -> str:
         lines.append(f"Persist ({persist.mode}): file edits")
         for edit in persist.edits:
             lines.append(f"  {edit.path}: {'; '.join(edit.reasons)}")
+        journal = ("/" if plan.live else f"{plan.root}/") + f"var/lib/minfree/journal/{plan.id}/"
+        lines.append(f"  original bytes, mode and owner are kept in {journal} first "
+                     f"(`minfree rollback {plan.id}` restores them)")
         lines.append("")
         for edit in persist.edits:
             lines.append(edit.diff().rstrip("\n"))
