@@ -231,6 +231,17 @@ def test_errors_accumulate_across_scrapes(tmp_path: Path) -> None:
     assert "zoneinfo" in collector.errors.last_message["zoneinfo"]
 
 
+def test_each_new_reason_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = firecracker_root(tmp_path)
+    (root / "proc" / "vmstat").unlink()
+    registry = build_registry(MinfreeCollector(root, follow_kmsg=False))
+    with caplog.at_level("WARNING", logger="minfree.exporter"):
+        for _ in range(3):
+            generate_latest(registry)
+    vmstat_lines = [r.getMessage() for r in caplog.records if "cannot read vmstat" in r.getMessage()]
+    assert vmstat_lines == ["cannot read vmstat: proc/vmstat: absent (its metrics are left out until it can)"]
+
+
 def test_unreadable_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     # A directory where a file should be cannot be read even by root (EISDIR); as another
     # user a mode-0 file would do the same (EACCES).

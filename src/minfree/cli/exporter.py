@@ -188,12 +188,21 @@ def run(args: argparse.Namespace) -> int:
     Bad values (listen address, port in use, textfile path, root) raise MinfreeError
     subclasses: one line on stderr and exit 2.
     """
+    import logging
+
     from minfree.outputs.prometheus import (
         MinfreeCollector,
         build_registry,
         exposition,
         write_textfile,
     )
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("minfree exporter: %(message)s"))
+    logger = logging.getLogger("minfree.exporter")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
     if args.scrape_timeout <= 0 or args.scrape_timeout > 60:
         raise UsageError("--scrape-timeout must be more than 0 and at most 60 seconds")

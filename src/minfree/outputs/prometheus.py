@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import logging
 import os
 import re
 import threading
@@ -95,8 +96,16 @@ KMSG_RECORDS_PER_POLL = 20000
 # --------------------------------------------------------------------------------------
 # Error accounting
 # --------------------------------------------------------------------------------------
+_log = logging.getLogger("minfree.exporter")
+
+
 class ErrorCounts:
-    """Thread-safe per-source error counters (cumulative since the collector started)."""
+    """Thread-safe per-source error counters (cumulative since the collector started).
+
+    Each new reason is also logged once (logger ``minfree.exporter``, which the exporter
+    command sends to stderr, i.e. the journal); a source failing the same way at every
+    scrape does not flood the log.
+    """
 
     def __init__(self, sources: Iterable[str] = SOURCES) -> None:
         self._lock = threading.Lock()
@@ -107,8 +116,11 @@ class ErrorCounts:
     def add(self, source: str, message: str = "") -> None:
         with self._lock:
             self._counts[source] = self._counts.get(source, 0) + 1
+            changed = bool(message) and self.last_message.get(source) != message
             if message:
                 self.last_message[source] = message
+        if changed:
+            _log.warning("cannot read %s: %s (its metrics are left out until it can)", source, message)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
