@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -163,3 +165,47 @@ def test_catalog_matches_this_kernels_sysctl_files() -> None:
             assert catalog.validate(key, value[0], release) is None
         checked += 1
     assert checked >= 3
+
+
+@pytest.mark.live
+def test_catalog_ranges_match_this_kernel(vm_sysctl_writer) -> None:  # type: ignore[no-untyped-def]
+    """The kernel accepts the catalog's bound and rejects one past it (EINVAL), for this
+    release; values are restored by the fixture. Bounds far above today's value are probed
+    only on the reject side, or with values that keep kswapd idle on this mostly-free host.
+    """
+    import errno
+
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:3])
+
+    def write(key: str, value: str) -> int:
+        fd = os.open(f"/proc/sys/vm/{key}", os.O_WRONLY)
+        try:
+            os.write(fd, f"{value}\n".encode())
+            return 0
+        except OSError as error:
+            return error.errno or -1
+        finally:
+            os.close(fd)
+
+    cases = {
+        "watermark_scale_factor": ("1001", "0"),  # > 1000 accepted (5.15+), 0 rejected
+        "swappiness": ("200", "201"),
+        "extfrag_threshold": ("1000", "1001"),
+        "compaction_proactiveness": ("100", "101"),
+        "overcommit_memory": ("2", "3"),
+    }
+    for key, (accepted, rejected) in cases.items():
+        spec = catalog.CATALOG[f"vm.{key}"]
+        vm_sysctl_writer.write(key, vm_sysctl_writer.read(key))  # register the original
+        low, high = catalog.value_range(spec, release)
+        assert write(key, accepted) == 0, key
+        assert vm_sysctl_writer.read(key) == accepted
+        assert write(key, rejected) == errno.EINVAL, key
+        assert vm_sysctl_writer.read(key) == accepted  # a rejected write changes nothing
+        assert low <= int(accepted) <= high
+        assert not low <= int(rejected) <= high
+        vm_sysctl_writer.write(key, vm_sysctl_writer.originals[key])
+    # the upper bound of watermark_scale_factor itself: 3001 is rejected
+    assert write("watermark_scale_factor", "3001") == errno.EINVAL
+    assert write("min_free_kbytes", "-1") == errno.EINVAL
+    assert catalog.value_range(catalog.CATALOG["vm.watermark_scale_factor"], release) == (1, 3000)
