@@ -418,7 +418,7 @@ class _FakeReader:
         self.batches = batches
         self.last_record_seconds: float | None = None
 
-    def read_new(self, max_records: int = 0) -> list[str]:
+    def read_new(self) -> list[str]:
         return self.batches.pop(0) if self.batches else []
 
     def close(self) -> None:
@@ -426,13 +426,13 @@ class _FakeReader:
 
 
 def _kmsg_records(log: Path, start_usec: int = 5_000_000) -> list[str]:
-    """A fixture log's messages as /dev/kmsg records (prio,seq,usec,flags;message)."""
+    """A fixture log's messages as KmsgReader returns /dev/kmsg records: dmesg lines."""
     from minfree.parsers.kernel_log_prefix import split_prefix
 
     records = []
     for seq, line in enumerate(log.read_text(errors="replace").splitlines()):
-        message = split_prefix(line).message
-        records.append(f"4,{seq},{start_usec + seq},-;{message}")
+        usec = start_usec + seq
+        records.append(f"[{usec // 1_000_000:5d}.{usec % 1_000_000:06d}] {split_prefix(line).message}")
     return records
 
 
@@ -502,7 +502,6 @@ def test_kmsg_reader_reads_only_new_records() -> None:
         new = reader.read_new()
         assert any(marker in line for line in new)
         assert reader.read_new() == []
-        assert reader.last_seq is not None
         # the kernel's time stamp of the marker: seconds since boot, close to now
         uptime = float(Path("/proc/uptime").read_text().split()[0])
         assert reader.last_record_seconds is not None

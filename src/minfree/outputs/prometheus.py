@@ -38,7 +38,6 @@ router from the test fixtures):
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import logging
 import os
@@ -88,9 +87,6 @@ UNKNOWN = "unknown"
 DEFAULT_SCRAPE_BUDGET_SECONDS = 2.0
 #: How often the doctor's analysis (findings, recommended reserve) is recomputed.
 DEFAULT_ANALYSIS_INTERVAL_SECONDS = 60.0
-#: At most this many /dev/kmsg records are read per scrape (the ring buffer is typically
-#: 128 KiB to a few MiB, i.e. a few thousand records); the rest is read at the next one.
-KMSG_RECORDS_PER_POLL = 20000
 
 
 # --------------------------------------------------------------------------------------
@@ -392,52 +388,38 @@ class FailureEvent:
 
 
 class KmsgReader:
-    """Reads ``/dev/kmsg`` without blocking, keeping its place between calls.
+    """Follows ``/dev/kmsg`` without blocking, keeping its place between calls.
 
-    Each ``read()`` of the device returns one record, ``prio,seq,usec,flags;text`` followed
-    by continuation lines (`` KEY=value``) that carry device metadata, not text. The open
-    file keeps the position, so every call returns only records logged since the last one.
-    When the ring buffer overwrote records before we read them, the kernel answers EPIPE
-    once and continues with the oldest record still there; ``lost`` counts those events.
+    The device hands out one record per read and the open file remembers the position, so
+    keeping the descriptor open between scrapes makes every call return only the records
+    logged since the last one (the first call returns what the ring buffer still holds).
+    The record reading itself is the log sources' (:mod:`minfree.sources.logs`), the same
+    the scan uses; lines come back in dmesg form, ``[seconds.micro] message``.
     """
+
+    _STAMP = re.compile(r"^\[\s*(\d+)\.(\d{6})\]")
 
     def __init__(self, path: str = "/dev/kmsg") -> None:
         self.path = path
         self._fd: int | None = None
-        self.last_seq: int | None = None
         #: time stamp of the newest record, seconds since boot (the kernel's clock)
         self.last_record_seconds: float | None = None
-        self.lost = 0
         self._lock = threading.Lock()
 
-    def read_new(self, max_records: int = KMSG_RECORDS_PER_POLL) -> list[str]:
-        """New records as ``prio,seq,usec,flags;message`` lines (raises OSError on open)."""
+    def read_new(self) -> list[str]:
+        """Lines logged since the last call (raises OSError/SourceError when unreadable)."""
+        from minfree.sources.logs import _kmsg_records
+
         with self._lock:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             lines: list[str] = []
-            for _ in range(max_records):
-                try:
-                    record = os.read(self._fd, 16384)
-                except BlockingIOError:
-                    break
-                except OSError as error:
-                    if error.errno == errno.EPIPE:
-                        self.lost += 1
-                        continue
-                    raise
-                if not record:
-                    break
-                text = record.decode("utf-8", errors="replace")
-                head, _, rest = text.partition(";")
-                message = rest.split("\n", 1)[0]
-                fields = head.split(",", 3)
-                if len(fields) >= 3 and fields[1].isdigit() and fields[2].isdigit():
-                    self.last_seq = int(fields[1])
-                    self.last_record_seconds = int(fields[2]) / 1e6
-                # The kernel escapes a newline inside one record as \x0a: one line each.
-                for part in message.split("\\x0a"):
-                    lines.append(f"{head};{part}")
+            for chunk in _kmsg_records(self._fd):
+                lines.extend(chunk.decode("utf-8", errors="replace").splitlines())
+            if lines:
+                stamp = self._STAMP.match(lines[-1])
+                if stamp:
+                    self.last_record_seconds = int(stamp.group(1)) + int(stamp.group(2)) / 1e6
             return lines
 
     def close(self) -> None:
@@ -554,7 +536,7 @@ class FailureLog:
 
 
 def _kmsg_wall_clock(uptime_seconds: float | None) -> float | None:
-    """Wall-clock time of a /dev/kmsg timestamp (seconds since boot, CLOCK_MONOTONIC)."""
+    """Wall-clock time of a /dev/kmsg time stamp (seconds since boot, ~CLOCK_MONOTONIC)."""
     if uptime_seconds is None:
         return None
     return time.time() - (time.clock_gettime(time.CLOCK_MONOTONIC) - uptime_seconds)
