@@ -64,6 +64,7 @@ def main() -> int:
         print("bench/inspect.py needs a Linux host with /proc", file=sys.stderr)
         return 2
 
+    load_before = os.getloadavg()[0]
     results: dict[str, tuple[float, float]] = {}
     for name, argv in commands().items():
         times = time_command(argv, args.runs)
@@ -75,7 +76,9 @@ def main() -> int:
         "",
         f"Host: {platform.node()} ({platform.release()}, {os.cpu_count()} CPUs), "
         f"Python {platform.python_version()}; {args.runs} timed runs per command after one "
-        "warm-up, same run for every command. Wall time of the whole process.",
+        "warm-up, same run for every command. Wall time of the whole process. "
+        f"1-minute load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
+        "(the machine is shared; figures grow with the load).",
         "",
         "| command | median s | worst s | target s | " + " | ".join(f"x {p}" for p in peers) + " |",
         "|---|---:|---:|---:|" + "---:|" * len(peers),

@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from minfree.kernel.release import KernelRelease
 
@@ -58,16 +58,19 @@ _SCALE_DIVISOR = 10000
 _HIGHMEM_NAMES = frozenset({"HighMem"})
 
 
-class ZoneLike(Protocol):
-    """What the formulas read from a zone: :class:`~minfree.model.zone.Zone` and
-    :class:`~minfree.model.zoneinfo.ZoneInfoZone` both qualify."""
+if TYPE_CHECKING:  # a typing.Protocol costs import time that `inspect` cannot spare
+    from typing import Protocol
 
-    node: int
-    name: str
-    index: int
-    present_pages: int | None
-    managed_pages: int | None
-    protection_pages: tuple[int, ...]
+    class ZoneLike(Protocol):
+        """What the formulas read from a zone: :class:`~minfree.model.zone.Zone` and
+        :class:`~minfree.model.zoneinfo.ZoneInfoZone` both qualify."""
+
+        node: int
+        name: str
+        index: int
+        present_pages: int | None
+        managed_pages: int | None
+        protection_pages: tuple[int, ...]
 
 
 class WatermarkEra(enum.Enum):
