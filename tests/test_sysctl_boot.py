@@ -443,3 +443,15 @@ def test_random_stacks_match_both_real_tools(tmp_path_factory: pytest.TempPathFa
         stack = boot.systemd if tool == "systemd" else boot.procps
         for key in _KEYS:
             assert same_value(stack.value(key), written.get(key)), (tool, key, stack.resolve(key))
+
+
+@pytest.mark.parametrize(
+    ("comm", "init", "tool"),
+    [("systemd", "systemd", SYSTEMD), ("init", "sysvinit", PROCPS), ("process_api", "other", None)],
+)
+def test_pid_1_decides_the_init(tmp_path: Path, comm: str, init: str, tool: str | None) -> None:
+    root = build_root(tmp_path, proc=False)  # its dmesg-free copy still ships systemd's files
+    _write(root, "proc/1/comm", f"{comm}\n")
+    boot = resolve_boot_sysctl(root)
+    assert (boot.init, boot.boot_tool) == (init, tool)
+    assert boot.init_reason == f"/proc/1/comm is {comm!r}"

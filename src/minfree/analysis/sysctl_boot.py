@@ -233,11 +233,24 @@ class BootSysctl:
 
     @property
     def boot_tool(self) -> str | None:
-        """The tool that applies sysctl files at boot here, when the init system is known."""
+        """The tool that applies sysctl files at boot here, when the init system is known.
+
+        ``init`` is ``systemd``, ``sysvinit`` (PID 1 named ``init``: sysvinit, upstart,
+        busybox, openrc, whose scripts run ``sysctl``), ``other`` (any other PID 1, e.g. a
+        container or microVM agent: no tool is known to read the files) or ``unknown``.
+        """
         if self.init == "systemd":
             return SYSTEMD
-        if self.init in ("sysvinit", "other"):
+        if self.init == "sysvinit":
             return PROCPS
+        return None
+
+    @property
+    def init_reason(self) -> str | None:
+        """The evidence the init system was decided on."""
+        for kind, why in self.init_evidence:
+            if kind == self.init:
+                return why
         return None
 
     @property

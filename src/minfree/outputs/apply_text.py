@@ -108,11 +108,14 @@ def render_plan(plan: ApplyPlan) -> str:
 def render_boot_summary(boot: BootSysctl, keys: list[str]) -> list[str]:
     """Which value each key gets at boot under both tools, and from where."""
     tool = boot.boot_tool or "unknown (both shown)"
+    if boot.init == "other":
+        tool = "none known: no sysctl file may be read at boot here (both shown)"
     conf = boot.sysctl_conf_read_at_boot
     conf_text = {True: "read", False: "NOT read", None: "read only under procps"}[conf]
     if not boot.sysctl_conf_exists:
         conf_text = "absent"
-    lines = [f"At boot (init: {boot.init}; boot tool: {tool}; /etc/sysctl.conf {conf_text}):"]
+    why = f" ({boot.init_reason})" if boot.init_reason else ""
+    lines = [f"At boot (init: {boot.init}{why}; boot tool: {tool}; /etc/sysctl.conf {conf_text}):"]
     for key in keys:
         for stack in boot.stacks():
             winner = stack.winner(key)

@@ -244,12 +244,15 @@ def _init_evidence(fs: _FsRoot) -> tuple[tuple[str, str], ...]:
     except OSError:
         comm = ""
     if comm:
-        found.append(("systemd" if comm == "systemd" else "other", f"/proc/1/comm is {comm!r}"))
+        # "init" is sysvinit, upstart, busybox or openrc: their boot scripts run sysctl.
+        # Any other PID 1 (a container or microVM agent, tini, dumb-init) applies nothing.
+        kind = {"systemd": "systemd", "init": "sysvinit"}.get(comm, "other")
+        found.append((kind, f"/proc/1/comm is {comm!r}"))
     if fs.lstat("/run/systemd/system") is not None:
         found.append(("systemd", "/run/systemd/system exists (systemd is running)"))
     init_link = fs.readlink("/sbin/init")
     if init_link is not None:
-        kind = "systemd" if "systemd" in init_link else "other"
+        kind = "systemd" if "systemd" in init_link else "sysvinit"
         found.append((kind, f"/sbin/init -> {init_link}"))
     for unit in (
         "/usr/lib/systemd/system/systemd-sysctl.service",
