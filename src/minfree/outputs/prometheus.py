@@ -1059,11 +1059,13 @@ def _escape_label_value(value: str) -> str:
 def write_textfile(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, for node_exporter's textfile collector.
 
-    The bytes go to a temporary file in the same directory, which is fsynced and renamed
-    over ``path``; the directory is fsynced too, so a crash leaves either the old file or
-    the new one, never a truncated one (node_exporter would otherwise read half a file).
-    The previous file is kept as ``path.bak`` (a name the textfile collector ignores).
+    The write is :func:`minfree.apply.safe_write.atomic_write` (temporary file in the same
+    folder, fsync, rename, fsync of the folder): node_exporter never reads half a file, and
+    a crash leaves the old file or the new one. The temporary name does not end in
+    ``.prom``, so the textfile collector never picks it up. The previous file is kept as
+    ``path.bak`` (a name the textfile collector ignores as well).
     """
+    from minfree.apply.safe_write import atomic_write
     from minfree.errors import SourceError
 
     target = os.path.abspath(os.fspath(path))
@@ -1072,38 +1074,14 @@ def write_textfile(path: str | os.PathLike[str], data: bytes) -> None:
         raise SourceError(f"{path}: is a directory")
     if not os.path.isdir(directory):
         raise SourceError(f"{directory}: no such directory")
-    tmp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    except OSError as error:
-        raise SourceError(f"{path}: cannot write ({error.strerror})") from None
-    try:
+    if os.path.exists(target):
+        backup = target + ".bak"
+        backup_tmp = f"{backup}.{os.getpid()}"
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if os.path.exists(target):
-            backup = target + ".bak"
-            backup_tmp = backup + f".{os.getpid()}.tmp"
-            try:
-                os.link(target, backup_tmp)
-                os.replace(backup_tmp, backup)
-            except OSError:
-                pass  # a missing backup must not stop the metrics from being written
-        os.replace(tmp, target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise SourceError(f"{path}: cannot write ({error.strerror})") from None
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+            os.link(target, backup_tmp)
+            os.replace(backup_tmp, backup)
+        except OSError:
+            # a missing backup must not stop the metrics from being written
+            with contextlib.suppress(OSError):
+                os.unlink(backup_tmp)
+    atomic_write(target, data)
