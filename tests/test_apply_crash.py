@@ -221,3 +221,57 @@ def test_kill_hook_in_a_real_subprocess(tmp_path: Path) -> None:
                            *SCENARIOS["sysctl.conf"]], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Applied " in done.stdout
+
+
+def _fork_rollback(root: Path, kill_step: int) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            safe_write._step = 0
+            os.environ["MINFREE_TEST_KILL_AT_STEP"] = str(kill_step)
+            code = main(["rollback", "--root", str(root)])
+        except BaseException:
+            code = 99
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
+def _quiet_apply(root: Path, scenario: str) -> None:
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    stdout, sys.stdout = sys.stdout, devnull
+    try:
+        assert main(["apply", "--root", str(root), *SCENARIOS[scenario]]) == 0
+    finally:
+        sys.stdout = stdout
+        devnull.close()
+
+
+def test_sigkill_during_rollback_then_rollback_again(fast_dir: Path) -> None:
+    template = _template(fast_dir)
+    original = {k: v for k, v in tree_state(template).items() if not k.startswith("var")}
+    counted = _fresh(template, fast_dir / "count")
+    _quiet_apply(counted, "sysctl.d")
+    safe_write._step = 0
+    rollback(counted)
+    steps = safe_write.steps_taken()
+    assert steps >= 15
+    for step in range(1, steps + 1):
+        root = _fresh(template, fast_dir / f"rb-{step}")
+        _quiet_apply(root, "sysctl.d")
+        entry = Journal(root).entries()[0]
+        status = _fork_rollback(root, step)
+        assert os.WIFSIGNALED(status), step
+        for record in entry.files:  # each file: the apply's version or the original
+            now = _sha(root / record.path.lstrip("/"))
+            assert now in {record.sha256, record.new_sha256}, (step, record.path)
+        # run again after the crash; UsageError: killed after the entry was marked rolled
+        # back, so nothing is left to do
+        with contextlib.suppress(UsageError):
+            rollback(root)
+        after = {k: v for k, v in tree_state(root).items() if not k.startswith("var")}
+        assert after == original, step
+        shutil.rmtree(root)

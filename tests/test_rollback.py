@@ -163,3 +163,24 @@ def test_missing_sysctl_d_folder_is_created_and_removed_by_rollback(tmp_path: Pa
     result = rollback(root)
     assert ("/etc/sysctl.d", "removed") in {(a.path, a.action) for a in result.files}
     assert _without_journal(tree_state(root)) == _without_journal(before)
+
+
+def test_the_journal_keeps_the_value_found_at_apply_time_not_at_plan_time(root: Path) -> None:
+    plan = build_plan(root, {MFK: "90112"}, persist="none")
+    (root / "proc/sys/vm/min_free_kbytes").write_text("70000\n")  # khugepaged moved it meanwhile
+    execute(plan)
+    assert Journal(root).get(plan.id).runtime[0].original == "70000"
+    rollback(root)
+    assert (root / "proc/sys/vm/min_free_kbytes").read_text() == "70000\n"
+
+
+def test_a_second_writer_is_refused_while_the_lock_is_held(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from minfree.apply.safe_write import ApplyLock
+
+    before = tree_state(root)
+    with ApplyLock(root / JOURNAL):
+        assert main(["apply", "--root", str(root), "--min-free-kbytes", "90112", "--yes"]) == 2
+        assert "another minfree apply or rollback holds" in capsys.readouterr().err
+        assert main(["rollback", "--root", str(root)]) == 2
+    assert _without_journal(tree_state(root)) == _without_journal(before)
+    assert not (root / JOURNAL / "journal").exists()  # nothing was even journalled

@@ -27,6 +27,7 @@ from minfree.apply.runtime import (
     WriteResult,
     ZoneCheck,
     check_zoneinfo,
+    read_value,
     settle_check,
     who_changes,
     write_value,
@@ -101,10 +102,17 @@ def execute(plan: ApplyPlan, *, command: tuple[str, ...] = (), settle_seconds: f
                 folder = folder.parent
             missing_dirs.extend(d for d in reversed(chain) if d not in missing_dirs)
         runtime_changes = [c for c in plan.changes if c.changes_runtime and c.current is not None]
+        # The original is what the kernel holds now, under the lock (it may have moved since
+        # the plan was made: khugepaged, tuned, another admin); that is what rollback restores.
+        originals_now = {c.key: read_value(root, c.key) for c in runtime_changes}
+        for key, value in originals_now.items():
+            if value is None:
+                raise RefusedError(f"{key} can no longer be read under {root} (rule: runtime "
+                                   "values must be readable to be restored; override: none)")
         entry = JournalEntry(
             id=plan.id, created=journal_mod.now_text(), root=str(root), live=plan.live,
             command=command, state=journal_mod.PREPARED, persist=plan.persist.mode,
-            runtime=tuple(RuntimeRecord(c.key, c.proc_path, c.current or "", c.new)
+            runtime=tuple(RuntimeRecord(c.key, c.proc_path, originals_now[c.key] or "", c.new)
                           for c in runtime_changes),
             files=tuple(records),
             notes=(plan.reason,),
