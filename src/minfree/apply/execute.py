@@ -40,7 +40,7 @@ from minfree.apply.safe_write import (
     makedirs_durable,
 )
 from minfree.errors import MinfreeError, RefusedError
-from minfree.sources.sysctl_config import _FsRoot, resolve_in_root
+from minfree.sources.sysctl_config import resolve_host_path
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ class ApplyResult:
 
 def real_path(root: Path, host_path: str) -> Path:
     """Where a host path lives under the root, links resolved inside the root."""
-    resolved, _problem = resolve_in_root(_FsRoot(root), host_path)
-    return root / (resolved or host_path).lstrip("/")
+    return resolve_host_path(root, host_path)
 
 
 def _current_bytes(path: Path) -> bytes | None:

@@ -163,6 +163,19 @@ def resolve_in_root(fs: _FsRoot, path: str) -> tuple[str | None, str | None]:
     return "/" + "/".join(done), None
 
 
+def resolve_host_path(root_dir: str | os.PathLike[str], path: str) -> Path:
+    """The real path of host path ``path`` under the directory ``root_dir``, with every link
+    resolved inside the root (a path that does not exist yet resolves as far as it can).
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> str(resolve_host_path(d, "/etc/sysctl.conf")) == d + "/etc/sysctl.conf"
+    True
+    """
+    resolved, _problem = resolve_in_root(_FsRoot(root_dir), path)
+    return Path(root_dir) / (resolved or path).lstrip("/")
+
+
 def _decode(data: bytes) -> str:
     # The boot tools read bytes; undecodable bytes must not stop the rest of the analysis.
     return data.decode("utf-8", errors="surrogateescape")
