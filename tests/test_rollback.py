@@ -184,3 +184,18 @@ def test_a_second_writer_is_refused_while_the_lock_is_held(root: Path, capsys: p
         assert main(["rollback", "--root", str(root)]) == 2
     assert _without_journal(tree_state(root)) == _without_journal(before)
     assert not (root / JOURNAL / "journal").exists()  # nothing was even journalled
+
+
+def test_a_corrupt_journal_entry_is_reported_not_fatal(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = build_plan(root, {MFK: "90112"}, persist="none")
+    execute(plan)
+    bad = root / JOURNAL / "journal" / "20200101T000000Z-000000"
+    bad.mkdir()
+    (bad / "entry.json").write_text("{not json")
+    (root / JOURNAL / "journal" / "20200101T000001Z-000001.partial").mkdir()
+    assert main(["history", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert plan.id in out
+    assert "unreadable entry" in out
+    assert "interrupted before anything was changed" in out
+    assert main(["rollback", "--root", str(root)]) == 0  # the good entry still rolls back

@@ -455,3 +455,17 @@ def test_pid_1_decides_the_init(tmp_path: Path, comm: str, init: str, tool: str 
     boot = resolve_boot_sysctl(root)
     assert (boot.init, boot.boot_tool) == (init, tool)
     assert boot.init_reason == f"/proc/1/comm is {comm!r}"
+
+
+def test_huge_and_binary_files_are_problems_not_crashes(tmp_path: Path) -> None:
+    root = build_root(tmp_path, proc=False)
+    (root / "etc/sysctl.d/70-huge.conf").write_bytes(b"vm.swappiness = 1\n" * 300_000)  # 5.4 MB
+    (root / "etc/sysctl.d/71-binary.conf").write_bytes(bytes(range(256)) * 4)
+    (root / "etc/sysctl.d/72-dir.conf").mkdir()
+    boot = resolve_boot_sysctl(root)
+    problems = dict(boot.file_problems)
+    assert "not read" in problems["/etc/sysctl.d/70-huge.conf"]
+    assert problems["/etc/sysctl.d/72-dir.conf"] == "is a directory"
+    assert any(p.source == "/etc/sysctl.d/71-binary.conf" for p in boot.problems)
+    assert boot.systemd.value("vm.swappiness") is None
+    assert boot.systemd.value("kernel.pid_max") == "4194304"
