@@ -40,6 +40,7 @@ from minfree.analysis.sysctl_boot import (
 )
 from minfree.kernel.sysctl_catalog import lookup, parse_int_value
 from minfree.parsers.sysctl_conf import parse_sysctl_conf
+from minfree.sources.sysctl_config import SysctlConfigSet
 
 HEADER_FIRST_LINE = "# Written by minfree apply"
 SYSCTL_D = "/etc/sysctl.d"
@@ -182,7 +183,7 @@ def _update_own_file(text: str, values: dict[str, str]) -> str:
 
 
 def plan_persist(
-    config: object,
+    config: SysctlConfigSet,
     values: dict[str, str],
     *,
     mode: str,
@@ -198,7 +199,7 @@ def plan_persist(
     """
     if mode not in MODES:
         raise ValueError(f"unknown persist mode {mode!r}")
-    boot_before = resolve_config(config)  # type: ignore[arg-type]
+    boot_before = resolve_config(config)
     texts: dict[str, str | None] = {}
     reasons: dict[str, list[str]] = {}
     notes: list[str] = []
@@ -215,14 +216,14 @@ def plan_persist(
             texts[path] = _config_text(config, path)
             reasons[path] = []
         reasons[path].append(why)
-        config = with_file(config, path, text)  # type: ignore[arg-type]
+        config = with_file(config, path, text)
         texts_after[path] = text
 
     texts_after: dict[str, str] = {}
 
     if mode == "sysctl.d" and values:
         own_names = {
-            f.name for f in config.files  # type: ignore[attr-defined]
+            f.name for f in config.files
             if f.directory == SYSCTL_D and (f.text or "").startswith(HEADER_FIRST_LINE)
         }
         others: list[str] = []
@@ -260,7 +261,7 @@ def plan_persist(
     conflicts: list[Conflict] = []
     if mode != "none":
         for _round in range(_MAX_FIX_ROUNDS):
-            boot_after = resolve_config(config)  # type: ignore[arg-type]
+            boot_after = resolve_config(config)
             found = _conflicts(boot_after, values, mode)
             fixable = [c for c in found if c.definition is not None and c.definition.pattern is None]
             if not fix_conflicts or not fixable:
@@ -276,8 +277,8 @@ def plan_persist(
                 edit(path, _comment_out(text, lines, journal_id),
                      f"--fix-conflicts: comment out line(s) {', '.join(map(str, sorted(lines)))}")
         else:  # pragma: no cover - a cycle would need an infinite file stack
-            conflicts.extend(_conflicts(resolve_config(config), values, mode))  # type: ignore[arg-type]
-    boot_after = resolve_config(config)  # type: ignore[arg-type]
+            conflicts.extend(_conflicts(resolve_config(config), values, mode))
+    boot_after = resolve_config(config)
     if mode == "none":
         conflicts = _conflicts(boot_after, values, mode)
     relevant_tool = boot_before.boot_tool
@@ -292,11 +293,11 @@ def plan_persist(
     return PersistPlan(mode, target, edits, boot_before, boot_after, tuple(conflicts), tuple(notes))
 
 
-def _config_text(config: object, path: str) -> str | None:
+def _config_text(config: SysctlConfigSet, path: str) -> str | None:
     if path == SYSCTL_CONF:
-        conf = config.sysctl_conf  # type: ignore[attr-defined]
+        conf = config.sysctl_conf
         return None if conf is None else conf.text
-    for config_file in config.files:  # type: ignore[attr-defined]
+    for config_file in config.files:
         if config_file.path == path and not config_file.is_link:
             return config_file.text
         if config_file.effective_path == path and config_file.text is not None:
