@@ -380,3 +380,27 @@ def test_a_later_exclusion_line_is_a_conflict_and_can_be_fixed(root: Path) -> No
     assert not fixed.persist.unresolved
     execute(fixed)
     assert resolve_boot_sysctl(root).systemd.value(MFK) == "90112"
+
+
+def test_applying_the_same_value_twice_does_nothing_the_second_time(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "90112", "--yes")[0] == 0
+    state = tree_state(root)
+    code, out, _ = _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "90112", "--yes")
+    assert code == 0
+    assert "(already set; files only)" in out
+    assert "Nothing to do" in out
+    assert tree_state(root) == state  # no new journal entry either
+
+
+@pytest.mark.parametrize(("main_conf", "expected"), [
+    ("daemon = 1\nreapply_sysctl = 1\n", "the persisted value wins"),
+    ("reapply_sysctl = 0\n", "tuned's profile value wins"),
+])
+def test_an_active_tuned_profile_is_named(root: Path, main_conf: str, expected: str) -> None:
+    (root / "etc/tuned").mkdir()
+    (root / "etc/tuned/active_profile").write_text("throughput-performance\n")
+    (root / "etc/tuned/tuned-main.conf").write_text(main_conf)
+    plan = build_plan(root, {MFK: "90112"})
+    [caution] = [c for c in plan.cautions if c.rule == "tuned-active"]
+    assert "'throughput-performance'" in caution.message
+    assert expected in caution.message

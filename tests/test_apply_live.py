@@ -65,3 +65,35 @@ def test_apply_then_rollback_on_this_host(vm_sysctl_writer) -> None:  # type: ig
             shutil.rmtree(entry)
         if not state_existed and STATE.exists():
             shutil.rmtree(STATE)
+
+
+@pytest.mark.live
+def test_cli_apply_and_rollback_on_this_host(vm_sysctl_writer, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """The same through the command line (``--persist none --yes``), with its 2 s re-read."""
+    from minfree.apply.journal import Journal
+    from minfree.cli.main import main
+
+    keys = ("min_free_kbytes", "watermark_scale_factor")
+    originals = {key: vm_sysctl_writer.read(key) for key in keys}
+    for key, value in originals.items():
+        vm_sysctl_writer.write(key, value)
+    state_existed = STATE.exists()
+    new_mfk = int(originals["min_free_kbytes"]) + 11264
+    entry_id = None
+    try:
+        code = main(["apply", "--min-free-kbytes", str(new_mfk), "--watermark-scale-factor", "25",
+                     "--persist", "none", "--yes"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "Persist: none (runtime only)." in out
+        assert "/proc/zoneinfo matches the predicted watermarks" in out
+        assert vm_sysctl_writer.read("min_free_kbytes") == str(new_mfk)
+        entry_id = Journal("/").last().id
+        assert main(["rollback", entry_id]) == 0
+        for key, value in originals.items():
+            assert vm_sysctl_writer.read(key) == value
+    finally:
+        if entry_id and (STATE / "journal" / entry_id).exists():
+            shutil.rmtree(STATE / "journal" / entry_id)
+        if not state_existed and STATE.exists():
+            shutil.rmtree(STATE)

@@ -273,6 +273,30 @@ def _watermarks(facts: HostFacts, new_values: Mapping[str, str]) -> tuple[
     return tuple(zones), change.high_pages * kib, change.totalreserve_pages * kib, new_high, cautions
 
 
+def _tuned_caution(root: Path, persist: str) -> safety.Caution | None:
+    """tuned rewrites sysctls when it (re)starts; say what that means for this change."""
+    profile = _read(root, "etc/tuned/active_profile")
+    if profile is None or not profile.strip():
+        return None
+    main_conf = _read(root, "etc/tuned/tuned-main.conf") or ""
+    reapply = True
+    for line in main_conf.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "reapply_sysctl":
+            reapply = value.strip() not in ("0", "false", "no", "off")
+    if persist == "none":
+        keeps = "the runtime value lasts until tuned restarts or the host reboots"
+    elif reapply:
+        keeps = ("tuned re-applies /etc/sysctl.d and /etc/sysctl.conf after its profile "
+                 "(reapply_sysctl = 1), so the persisted value wins")
+    else:
+        keeps = ("reapply_sysctl = 0 in tuned-main.conf: tuned's profile value wins whenever "
+                 "tuned starts; set the value in the profile instead")
+    return safety.Caution(
+        "tuned-active",
+        f"tuned profile {profile.strip()!r} is active: it writes its sysctls when it (re)starts; {keeps}")
+
+
 def _cautions(facts: HostFacts, changes: list[Change]) -> list[safety.Caution]:
     found: list[safety.Caution] = []
     for change in changes:
@@ -354,6 +378,9 @@ def build_plan(
     zones, taken_kb, reserve_kb, new_high_kb, more = _watermarks(facts, values)
     cautions.extend(more)
     cautions.extend(_cautions(facts, changes))
+    tuned = _tuned_caution(root_path, persist)
+    if tuned:
+        cautions.append(tuned)
 
     if "vm.min_free_kbytes" in values:
         refusal = safety.check_min_free(int(values["vm.min_free_kbytes"]),
