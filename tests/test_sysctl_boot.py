@@ -310,8 +310,9 @@ def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str],
                                 extra_keys: tuple[str, ...] = GLOB_KEYS) -> tuple[str, dict[str, str]]:
     """Run a real boot tool in a private mount namespace where the sysctl folders are the
     root's and ``/proc/sys`` is a plain folder of empty files: the tool "writes" there, and
-    the kernel's values are never touched (procps 4.0.2 ``--dry-run`` is not honoured by
-    ``--system``, so a dry run is not enough). Returns (output, key -> value written).
+    the kernel's values are never touched (procps 4.0.2 runs ``--system`` as soon as it
+    parses it, so ``sysctl --system --dry-run`` writes for real: a dry-run flag is no
+    guard). Returns (output, key -> value written).
     """
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare (mount namespace)")
