@@ -195,3 +195,17 @@ def test_every_fixture_root_gets_a_diagnosis(root: str) -> None:
     json.dumps(doc)
     assert render_doctor_text(doc).startswith(" ")
     assert "min_free_kbytes for" in render_recommend_text(doc)
+
+
+@pytest.mark.slow
+def test_simulate_adds_the_simulated_candidate(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "recommend", "--simulate", "--json", "--root",
+                             str(SCENARIOS / "classic-rhel7-aerospike"))
+    assert code == 0, err
+    doc = json.loads(out)
+    detail = next(c for c in doc["candidate_details"] if c["rule"] == "simulated")
+    assert doc["candidates"]["simulated"] == detail["kb"]
+    assert detail["inputs"]["assumptions"], "the simulator lists what it assumed"
+    if detail["kb"] is not None:
+        assert detail["supported"]
+        assert doc["chosen"]["min_free_kbytes"] >= min(detail["kb"], doc["chosen"]["cap_kb"])

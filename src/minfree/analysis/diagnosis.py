@@ -248,6 +248,7 @@ class Diagnosis:
     #: the simulator's safe reserve (kB) when --simulate ran, with its description
     simulated_safe_min_free_kb: int | None = None
     simulated_detail: str | None = None
+    simulated_inputs: Mapping[str, Any] = field(default_factory=dict)
     #: the kernel's watermark_scale_factor upper bound for this release (1000 or 3000)
     watermark_scale_factor_max: int | None = None
     missing: tuple[MissingItem, ...] = ()

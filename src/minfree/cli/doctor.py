@@ -86,21 +86,38 @@ def collect(args: argparse.Namespace) -> Any:
 
 
 def with_simulation(diagnosis: Any, root: Any) -> Any:
-    """Add the simulator's safe reserve for this host (``--simulate``), or say why not."""
+    """Add the simulator's smallest safe reserve for this host (``--simulate``).
+
+    The simulation advisor builds a scenario from the host's zones, memory use, interfaces
+    and the failures the doctor found (order, context, count with suppressed reports), then
+    sweeps min_free_kbytes with the fast engine; its answer becomes the ``simulated``
+    candidate, with every assumption it had to make.
+    """
     import dataclasses
 
     from minfree.analysis.diagnosis import MissingItem
+    from minfree.simulation.advisor import FailureObservation, simulate_safe_reserve
+    from minfree.sources.snapshot import read_snapshot
 
+    observations = [FailureObservation(g.order, g.count + g.suppressed, g.context)
+                    for g in diagnosis.failures if g.order >= 0]
     try:
-        from minfree.simulation import doctor_bridge  # type: ignore[attr-defined]
-    except ImportError:
+        result = simulate_safe_reserve(read_snapshot(root), observations)
+    except (ValueError, ArithmeticError) as error:
+        # A host the simulator cannot model (no zones, odd layout): say so, keep the rest.
         return dataclasses.replace(diagnosis, missing=(*diagnosis.missing, MissingItem(
-            "simulation", "the simulator's host bridge is not available in this build")))
-    result = doctor_bridge.safe_reserve_for(diagnosis, root)
+            "simulation", f"this host could not be simulated ({error})")))
+    safe = result.safe_min_free_kbytes
+    summary = (f"fast-engine sweep, {len(result.sweep.seeds)} seeds: "
+               + (f"no atomic failure from {safe} kB" if safe is not None
+                  else "atomic failures at every value swept"))
     return dataclasses.replace(
         diagnosis,
-        simulated_safe_min_free_kb=getattr(result, "safe_min_free_kbytes", None),
-        simulated_detail=getattr(result, "summary", None) or "simulated with this host's zones",
+        simulated_safe_min_free_kb=safe,
+        simulated_detail=summary,
+        simulated_inputs={"margin_kb": result.margin_kbytes,
+                          "swept_kb": [p.min_free_kbytes for p in result.sweep.points],
+                          "assumptions": list(result.assumptions)},
     )
 
 

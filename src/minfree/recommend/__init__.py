@@ -457,7 +457,7 @@ def candidate_simulated(d: Diagnosis) -> Candidate | None:
         "simulated",
         d.simulated_safe_min_free_kb,
         "smallest value with no atomic failure in every simulated seed",
-        {"detail": d.simulated_detail},
+        {"detail": d.simulated_detail, **dict(d.simulated_inputs)},
         supported=d.simulated_safe_min_free_kb is not None,
         why=d.simulated_detail or "simulation of this host",
         sources=("minfree.simulation",),
