@@ -399,17 +399,21 @@ button { font: inherit; padding: .2rem .6rem; }
   body { max-width: none; padding: 0; font-size: 11pt; }
   pre { background: #fff; color: #000; border: 1px solid #000; }
   details { break-inside: avoid; }
-  details:not([open]) > *:not(summary) { display: block; }
   figure { break-inside: avoid; }
   button { display: none; }
   h2 { break-after: avoid; }
 }
 """
 
-#: The page's only script: open or close every failure report. It loads nothing.
+#: The page's only script: open or close every failure report (all of them before printing).
+#: It loads nothing.
 SCRIPT = """
 (function () {
   document.documentElement.setAttribute("data-script", "ran");
+  window.addEventListener("beforeprint", function () {
+    var items = document.querySelectorAll("#reports details");
+    for (var i = 0; i < items.length; i++) { items[i].open = true; }
+  });
   var button = document.getElementById("toggle-reports");
   if (!button) { return; }
   button.addEventListener("click", function () {
