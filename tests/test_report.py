@@ -185,21 +185,29 @@ def test_cli_from_json_doctor_and_saved_data(tmp_path):
     assert strip.sub("", page3.read_text()) == strip.sub("", page2.read_text())
 
 
+@pytest.mark.slow
 def test_cli_with_simulation_sweep(tmp_path):
-    sweep = {"scenario": "aerospike-classic", "engine": "fast", "host": "64g-1node",
-             "seeds": [0, 1], "safe_min_free_kbytes": 300000, "default_min_free_kbytes": 67584,
-             "runs": [{"min_free_kbytes": v, "atomic_failures": f}
-                      for v, f in ((67584, 12), (67584, 9), (200000, 2), (200000, 0),
-                                   (300000, 0), (300000, 0))]}
+    simulated = minfree("simulate", "--sweep", "16M:512M:4", "--seeds", "2", "--duration", "5",
+                        "--json")
+    assert simulated.returncode == 0, simulated.stderr
+    sweep = json.loads(simulated.stdout)
     sim = tmp_path / "sweep.json"
-    sim.write_text(json.dumps(sweep))
+    sim.write_text(simulated.stdout)
     page = tmp_path / "r.html"
     result = minfree("report", "--root", str(SCENARIOS / "healthy"), "--simulation", str(sim),
                      "--html", str(page))
     assert result.returncode == 0, result.stderr
     text = page.read_text()
     assert 'data-chart="sweep"' in text
-    assert 'data-key="simulated-safe-min-free-kbytes" data-value="300000"' in text
+    safe = sweep["safe_min_free_kbytes"]
+    assert f'data-key="simulated-safe-min-free-kbytes" data-value="{safe}"' in text
+    from minfree.outputs.html_report import simulation_summary
+
+    points = simulation_summary(sweep)["points"]
+    assert [p[0] for p in points] == sorted({r["min_free_kbytes"] for r in sweep["runs"]})
+    for value, worst, _mean in points:
+        assert worst == max(r["atomic_failures"] for r in sweep["runs"]
+                            if r["min_free_kbytes"] == value)
 
 
 @pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"schema": "other/1"}',

@@ -200,3 +200,20 @@ def test_blank_page_has_few_colours(chromium, tmp_path):
     shot = tmp_path / "blank.png"
     run_chromium(chromium, page, f"--screenshot={shot}", "--window-size=800,600")
     assert distinct_colours(shot) <= 2
+
+
+def test_fleet_page_in_chromium(chromium, tmp_path):
+    """The fleet page also loads offline without console messages and shows the counts."""
+    page = tmp_path / "fleet.html"
+    result = minfree("fleet", str(SCENARIOS / "healthy"), str(SCENARIOS / "reserve-too-high"),
+                     str(SCENARIOS / "classic-rhel7-aerospike"), str(tmp_path / "missing"),
+                     "--workers", "0", "--json", "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)["summary"]
+    run = run_chromium(chromium, page, "--dump-dom")
+    assert page_console_messages(run.stderr, page) == []
+    keys = DataKeys()
+    keys.feed(run.stdout)
+    for key in ("failing", "at_risk", "healthy", "errors", "below_target"):
+        assert int(keys.value("fleet-" + key.replace("_", "-"))) == summary[key]
+    assert keys.svgs == 1
