@@ -127,6 +127,8 @@ class FailureGroup:
     #: how far free memory was below what the allocation needed, kB (worst zone)
     deficit_kb: int | None = None
     sources: tuple[str, ...] = ()
+    #: the scan's plain-words advice for the group
+    advice: str | None = None
 
     @property
     def under_reduced_min(self) -> bool | None:
@@ -510,6 +512,7 @@ def _group_failures(scan: Any) -> tuple[FailureGroup, ...]:
             atomic=atomic, zones=zones,
             deficit_kb=min(deficits) if deficits and g.verdict == "reserve-exhausted" else None,
             sources=tuple(labels) or tuple(g.sources),
+            advice=getattr(g, "advice", None),
         ))
     return tuple(groups)
 

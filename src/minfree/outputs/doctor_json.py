@@ -111,7 +111,7 @@ def doctor_document(
                 "process": g.process, "order": g.order, "mode": g.mode, "context": g.context,
                 "count": g.count, "suppressed": g.suppressed, "first_seen": g.first_seen,
                 "last_seen": g.last_seen, "verdict": g.verdict, "atomic": g.atomic,
-                "deficit_kb": g.deficit_kb, "sources": list(g.sources),
+                "deficit_kb": g.deficit_kb, "sources": list(g.sources), "advice": g.advice,
             }
             for g in d.failures
         ],

@@ -76,6 +76,11 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
             table.add_row(g["process"], str(g["order"]), g["mode"], g["context"], count,
                           g["first_seen"] or "-", g["last_seen"] or "-", g["verdict"] or "-")
         out(table)
+        seen_advice: set[str] = set()
+        for g in failures:
+            if g.get("advice") and g["advice"] not in seen_advice:
+                seen_advice.add(g["advice"])
+                _wrapped(out, f"{g['process']} order {g['order']}: {g['advice']}", width)
     else:
         out(Text("No page allocation failures in the logs read.", style="bold"))
 
