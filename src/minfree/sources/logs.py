@@ -77,6 +77,8 @@ class LogInput:
     label: str
     kind: str
     open: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
+    #: the file on disk, when the input is one
+    path: str | None = None
 
     def chunks(self) -> Iterator[bytes]:
         return self.open()
@@ -194,7 +196,7 @@ def file_input(path: str) -> LogInput:
         raise SourceError(f"{path}: {error.strerror or error}") from None
     if not os.access(path, os.R_OK):
         raise SourceError(f"{path}: permission denied")
-    return LogInput(label=path, kind="file", open=lambda: _file_chunks(path))
+    return LogInput(label=path, kind="file", open=lambda: _file_chunks(path), path=path)
 
 
 def stdin_input() -> LogInput:
