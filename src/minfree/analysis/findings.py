@@ -271,20 +271,15 @@ def rule_high_order_fragmentation(d: Diagnosis) -> list[Finding]:
     return findings
 
 
-def _unusable_index(free_blocks: tuple[int, ...], order: int) -> float | None:
-    """The kernel's unusable free space index (0..1) for ``order`` (kernel.fragmentation)."""
-    try:
-        from minfree.kernel import fragmentation
-    except ImportError:
-        return None
-    try:
-        value = fragmentation.unusable_free_index(free_blocks, order)
-    except Exception:  # another layer's edge case must not stop the doctor
-        return None
-    if value is None:
-        return None
-    # The kernel prints thousandths; accept either convention from the kernel module.
-    return round(value / 1000, 3) if value > 1 else round(float(value), 3)
+def _unusable_index(free_blocks: tuple[int, ...], order: int) -> float:
+    """The kernel's unusable free space index (0..1) for ``order``.
+
+    ``kernel.fragmentation`` returns thousandths, as ``mm/vmstat.c`` computes them; the
+    finding reports the ratio the debugfs file prints (``0.873``).
+    """
+    from minfree.kernel import fragmentation
+
+    return round(fragmentation.unusable_free_index(free_blocks, order) / 1000, 3)
 
 
 # ---------------------------------------------------------------------------------------
