@@ -191,7 +191,6 @@ def run_exact(
         lowest_free[z] = zfree[z]
 
     sub_dt = tick_s / substeps
-    direct_stall_s = direct_batch / direct_per_s if direct_per_s > 0 else 0.0
     cache_debt = 0.0
     cache_backlog = 0.0
     miss_acc = 0.0
@@ -327,7 +326,14 @@ def run_exact(
                                     if stats[ST_FIRST_STALL_TICK] < 0:
                                         stats[ST_FIRST_STALL_TICK] = t
                                 freed = 0
-                                while freed < direct_batch and lru_len[node] > 0:
+                                # global direct reclaim at DEF_PRIORITY scans each LRU list
+                                # proportionally, lru_size >> 12, without stopping at
+                                # SWAP_CLUSTER_MAX (mm/vmscan.c shrink_lruvec,
+                                # proportional_reclaim); 0 = that rule
+                                batch = direct_batch
+                                if batch <= 0:
+                                    batch = max(32, lru_len[node] >> 12)
+                                while freed < batch and lru_len[node] > 0:
                                     h = lru_head[node]
                                     z = lru_zone[node, h]
                                     buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
@@ -339,8 +345,8 @@ def run_exact(
                                 stats[ST_STALL_PAGES] += freed
                                 stats[ST_DIRECT_RECLAIMED] += freed
                                 stats[ST_EVENTS] += freed
-                                if is_cache:
-                                    cache_debt += direct_stall_s
+                                if is_cache and direct_per_s > 0:
+                                    cache_debt += freed / direct_per_s
                                 if freed == 0:
                                     break
                             if got < 0:

@@ -376,7 +376,6 @@ def run_fast(
         lowest_free[z] = zfree[z]
 
     sub_dt = tick_s / substeps
-    direct_stall_s = direct_batch / direct_per_s if direct_per_s > 0 else 0.0
     cache_debt = 0.0
     cache_backlog = 0.0
     miss_acc = 0.0
@@ -565,9 +564,16 @@ def run_fast(
                                         stalled_cur = True
                                         if stats[16] < 0:
                                             stats[16] = t
+                                    batch = direct_batch
+                                    if batch <= 0:
+                                        node_cache = 0
+                                        for zz in range(nz):
+                                            if zone_node[zz] == node:
+                                                node_cache += cache_pages[zz]
+                                        batch = max(32, node_cache >> 12)
                                     freed = _reclaim(
                                         node,
-                                        direct_batch,
+                                        batch,
                                         lru_zone,
                                         lru_pages,
                                         lru_head,
@@ -583,8 +589,8 @@ def run_fast(
                                     stats[4] += freed
                                     stats[14] += freed
                                     stats[13] += freed
-                                    if kind == 1:
-                                        cache_debt += direct_stall_s
+                                    if kind == 1 and direct_per_s > 0:
+                                        cache_debt += freed / direct_per_s
                                     if freed == 0:
                                         stats[5] += want
                                         break

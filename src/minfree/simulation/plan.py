@@ -12,6 +12,7 @@ from :func:`minfree.kernel.watermarks.compute_watermarks`, the default reserve f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,8 +177,14 @@ def default_min_free_kbytes(host: SimHost) -> int:
 
 def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None = None,
                watermark_scale_factor: int | None = None, duration_s: float | None = None,
-               seed: int = 0) -> Plan:
-    """Everything an engine needs for one run (see the module docstring)."""
+               seed: int = 0, app_growth_pages_per_tick: np.ndarray | None = None,
+               initial_free_pages: Mapping[str, int] | None = None) -> Plan:
+    """Everything an engine needs for one run (see the module docstring).
+
+    Two overrides serve replaying a measured workload (the live validation):
+    ``app_growth_pages_per_tick`` replaces the constant growth rate by a trace, and
+    ``initial_free_pages`` ("Node 0 Normal" -> pages) sets each zone's free pages at the
+    start instead of "HIGH plus the scenario's headroom"."""
     duration = scenario.duration_s if duration_s is None else duration_s
     if duration <= 0:
         raise UsageError("duration must be positive")
@@ -285,6 +292,10 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
     growth_rate = scenario.app.growth_mib_per_s * pages_per_mib * tick_s
     app_growth = rng.poisson(np.full(ticks, growth_rate)).astype(np.int32) if growth_rate > 0 else (
         np.zeros(ticks, dtype=np.int32))
+    if app_growth_pages_per_tick is not None:
+        trace = np.asarray(app_growth_pages_per_tick, dtype=np.int32)[:ticks]
+        app_growth = np.zeros(ticks, dtype=np.int32)
+        app_growth[: len(trace)] = trace
     app_pages = int(scenario.app.resident_gib * 1024 * pages_per_mib)
     if app_pages == 0 and scenario.app.resident_fraction > 0:
         app_pages = int(host.managed_pages * scenario.app.resident_fraction)
@@ -299,6 +310,13 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         # split the requested headroom over zones by size
         total_above = cache.initial_free_above_high_mib * pages_per_mib
         above = (zone_managed * total_above // max(int(zone_managed.sum()), 1)).astype(np.int64)
+    if initial_free_pages is not None:
+        for row, name in enumerate(zone_names):
+            if name in initial_free_pages:
+                # the engines fill the cache down to HIGH + headroom + protection
+                above[row] = (int(initial_free_pages[name]) - wm_high[row]
+                              - protection[row, classzone_idx])
+        above[0] = max(above[0], 0)  # index 0 >= 0 tells the engines to fill at all
     _, _, cache_flags, _ = decode("GFP_HIGHUSER_MOVABLE")
     fast_flags = kernel_bridge.fast_path_flags()
     return Plan(
@@ -315,7 +333,7 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         initial_fill_all=cache.initial_fill_whole_zone,
         kswapd_pages_per_tick=scenario.reclaim.kswapd_mib_per_s * pages_per_mib * tick_s,
         direct_pages_per_s=scenario.reclaim.direct_mib_per_s * pages_per_mib,
-        direct_batch=max(scenario.reclaim.direct_batch_pages, 1), cache_readers=max(cache.readers, 1),
+        direct_batch=max(scenario.reclaim.direct_batch_pages, 0), cache_readers=max(cache.readers, 1),
         pageblock_pages=pageblock, release=host.release,
     )
 

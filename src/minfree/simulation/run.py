@@ -255,11 +255,12 @@ def _result(plan: plan_mod.Plan, engine: str, out: dict[str, np.ndarray], n_snap
 
 def simulate(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None = None,
              watermark_scale_factor: int | None = None, duration_s: float | None = None,
-             seed: int = 0, engine: str = "exact") -> RunResult:
-    """One run. ``min_free_kbytes=None`` uses the host kernel's own default."""
+             seed: int = 0, engine: str = "exact", **overrides) -> RunResult:
+    """One run. ``min_free_kbytes=None`` uses the host kernel's own default. ``overrides``
+    go to :func:`~minfree.simulation.plan.build_plan` (measured traces)."""
     plan = plan_mod.build_plan(host, scenario, min_free_kbytes=min_free_kbytes,
                                watermark_scale_factor=watermark_scale_factor,
-                               duration_s=duration_s, seed=seed)
+                               duration_s=duration_s, seed=seed, **overrides)
     return run_plan(plan, engine)
 
 

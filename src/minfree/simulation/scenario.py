@@ -125,8 +125,9 @@ class Reclaim:
     kswapd_mib_per_s: float = 1500.0
     #: a direct reclaimer's rate while it stalls: one 32-page batch per ~1 ms stall
     direct_mib_per_s: float = 125.0
-    #: pages per direct reclaim attempt (SWAP_CLUSTER_MAX)
-    direct_batch_pages: int = 32
+    #: pages per direct reclaim attempt; 0 = as global direct reclaim at DEF_PRIORITY
+    #: does it: the LRU size >> 12 (proportional reclaim), at least SWAP_CLUSTER_MAX (32)
+    direct_batch_pages: int = 0
     #: model watermark boost (5.0+). The kernel boosts on migratetype fallbacks, which the
     #: model has no migratetypes to see; the stand-in event is an unmovable (atomic)
     #: allocation splitting a block of pageblock order or more. Off by default: it makes
