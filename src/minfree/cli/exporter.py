@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     logger.setLevel(logging.INFO)
     logger.propagate = False
 
-    if args.scrape_timeout <= 0 or args.scrape_timeout > 60:
+    if not 0 < args.scrape_timeout <= 60:  # also rejects nan
         raise UsageError("--scrape-timeout must be more than 0 and at most 60 seconds")
     if args.textfile is None:
         host, port = parse_listen(args.listen)
