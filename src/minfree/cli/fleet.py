@@ -17,6 +17,9 @@ import sys
 
 from minfree.errors import UsageError
 
+#: Without --workers, fleets smaller than this run in this process (no cluster start-up).
+SMALL_FLEET = 40
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", metavar="PATH", nargs="+",
@@ -24,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="a running dask scheduler, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--workers", metavar="N", type=int, default=None,
-                        help="local worker processes (default: one per CPU; 0: no Dask)")
+                        help="local worker processes (default: one per CPU, or none below "
+                             f"{SMALL_FLEET} bundles; 0: no Dask)")
     parser.add_argument("--profile", choices=("generic", "aerospike"), default="generic",
                         help="workload profile for every host, as for doctor")
     parser.add_argument("--batch-size", metavar="N", type=int, default=None,
@@ -59,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     bundles = discover_bundles(args.paths)
     if not bundles:
         raise UsageError("no bundles found in " + ", ".join(args.paths))
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    workers = args.workers
+    if workers is None:
+        # Starting worker processes costs seconds; below this many bundles it is not repaid.
+        workers = 0 if len(bundles) < SMALL_FLEET and not args.scheduler else (
+            os.cpu_count() or 1)
     show = {"auto": None, "always": True, "never": False}[args.progress]
     rows = run_fleet(bundles, scheduler=args.scheduler, workers=workers,
                      profile=args.profile, show_progress=show, batch_size=args.batch_size)
