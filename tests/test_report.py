@@ -236,3 +236,26 @@ def test_cli_bad_arguments_exit_2(tmp_path, args):
     result = minfree("report", *args)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_report_on_this_host(tmp_path, vm_sysctl_writer):
+    """The live host (no --root): the page is written and its settings are this kernel's.
+
+    ``vm_sysctl_writer`` only holds the writers' lock, so no other test changes the value
+    between the report and the comparison.
+    """
+    page = tmp_path / "live.html"
+    result = minfree("report", "--interval", "0", "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    current = vm_sysctl_writer.read("min_free_kbytes")
+    assert f'data-key="current-min-free-kbytes" data-value="{current}"' in text
+    assert re.search(r'data-key="verdict" data-value="(healthy|at risk|failing)"', text)
+    zones = re.findall(r"data-key='zone-free-kb'", text)
+    assert len(zones) >= 1
+
+
+def test_bad_interval_is_exit_2(tmp_path):
+    result = minfree("report", "--interval", "-1", "--html", str(tmp_path / "r.html"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1

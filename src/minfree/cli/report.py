@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="aerospike.conf to size the Aerospike rule from")
     parser.add_argument("--allow-high", action="store_true",
                         help="allow a min_free_kbytes up to 10%% of RAM (default cap: 5%%)")
+    parser.add_argument("--interval", metavar="SECONDS", type=float, default=None,
+                        help="seconds between two /proc/vmstat samples on the live host "
+                             "(default 3, 0 to skip), as for doctor")
     parser.add_argument("--save-data", metavar="FILE", default=None,
                         help="also write the report data (JSON, schema minfree.report/1)")
     parser.add_argument("--html", metavar="FILE", required=True, help="the page to write")
@@ -125,7 +128,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.root is not None and not os.path.exists(args.root):
             raise SourceError(f"{args.root}: no such file or directory")
+        interval = args.interval
+        if interval is not None and not 0 <= interval <= 3600:
+            raise UsageError(f"--interval must be between 0 and 3600 seconds (was {interval})")
+        if interval is None and args.root in (None, "/"):
+            from minfree.analysis.diagnosis import DEFAULT_LIVE_INTERVAL_S
+
+            interval = DEFAULT_LIVE_INTERVAL_S
         data = collect_report_data(args.root, logs=args.logs, profile=args.profile,
+                                   interval_s=interval,
                                    aerospike_conf=args.aerospike_conf,
                                    allow_high=args.allow_high, simulation=simulation)
     page = render_html(data)
