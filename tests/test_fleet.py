@@ -313,3 +313,14 @@ def test_summary_invariants(rows):
     assert s["below_target"] == sum(
         1 for r in rows if not r["error"] and r["min_free_kbytes"] is not None
         and r["target_min_free_kbytes"] and r["min_free_kbytes"] < r["target_min_free_kbytes"])
+
+
+def test_progress_bar_on_request_and_quiet_on_pipes():
+    paths = [str(SCENARIOS / "healthy"), str(SCENARIOS / "classic-rhel7-aerospike")]
+    shown = minfree("fleet", *paths, "--workers", "0", "--progress", "always", "--json")
+    assert shown.returncode == 0
+    assert "doctor" in shown.stderr
+    assert "2/2" in shown.stderr
+    json.loads(shown.stdout)  # the bar never mixes into stdout
+    quiet = minfree("fleet", *paths, "--workers", "0", "--json")
+    assert quiet.stderr == ""
