@@ -4,7 +4,7 @@
 In one run, on the real Ubuntu 20.04 stack of the hotsos-kubernetes fixture root (plus a
 few files: shadowing, a mask, a glob, sysctl.conf settings):
 
-* ``resolve_boot_sysctl`` in process (both tools resolved, every definition kept);
+* ``collect_sysctl_config`` + ``resolve_boot_sysctl`` in process (both tools resolved, every definition kept);
 * ``systemd-analyze cat-config sysctl.d --root`` (the peer that lists systemd's order);
 * the real ``systemd-sysctl`` and ``sysctl --system`` run in a private mount namespace
   over a fake ``/proc/sys`` (the peers that compute the values; the kernel is not touched);
@@ -52,6 +52,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from minfree.analysis.sysctl_boot import resolve_boot_sysctl
+    from minfree.sources.sysctl_config import collect_sysctl_config
     from test_sysctl_boot import _scenario_root
 
     rows: list[tuple[str, float]] = []
@@ -59,12 +60,14 @@ def main() -> int:
     try:
         (work / "scenario").mkdir()
         root = _scenario_root(work / "scenario")
-        boot = resolve_boot_sysctl(root)
+        boot = resolve_boot_sysctl(collect_sysctl_config(root))
         rows.append((f"resolve_boot_sysctl, in process ({len(boot.systemd.files)} files, "
-                     f"{len(boot.keys())} keys)", _median_ms(lambda: resolve_boot_sysctl(root), args.repeat)))
+                     f"{len(boot.keys())} keys)", _median_ms(lambda: resolve_boot_sysctl(collect_sysctl_config(root)), args.repeat)))
         python = sys.executable
         env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-        code = f"from minfree.analysis.sysctl_boot import resolve_boot_sysctl; resolve_boot_sysctl({str(root)!r})"
+        code = ("from minfree.analysis.sysctl_boot import resolve_boot_sysctl; "
+                "from minfree.sources.sysctl_config import collect_sysctl_config; "
+                f"resolve_boot_sysctl(collect_sysctl_config({str(root)!r}))")
         rows.append(("python -c resolve_boot_sysctl (process)", _median_ms(
             lambda: subprocess.run([python, "-c", code], env=env, check=True), max(3, args.repeat // 4))))
         if shutil.which("systemd-analyze"):

@@ -16,6 +16,7 @@ from minfree.apply.execute import execute
 from minfree.apply.plan import build_plan
 from minfree.cli.main import main
 from minfree.outputs.apply_text import render_plan
+from minfree.sources.sysctl_config import collect_sysctl_config
 from test_apply_roots import build_root, tree_state
 
 MFK = "vm.min_free_kbytes"
@@ -88,7 +89,7 @@ def test_persist_sysctl_d_writes_a_late_file_with_header(root: Path, capsys: pyt
     assert text.endswith("vm.min_free_kbytes = 90112\n")
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     assert (root / "proc/sys/vm/min_free_kbytes").read_text() == "90112\n"
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     for stack in boot.stacks():
         winner = stack.winner(MFK)
         assert winner is not None
@@ -129,7 +130,7 @@ def test_persist_sysctl_conf_comments_out_earlier_settings(root: Path, capsys: p
     assert lines[-1] == "vm.min_free_kbytes = 90112"
     assert "-vm.min_free_kbytes = 45056" in out
     assert "+# [minfree " in out
-    assert resolve_boot_sysctl(root).systemd.value(MFK) == "90112"
+    assert resolve_boot_sysctl(collect_sysctl_config(root)).systemd.value(MFK) == "90112"
 
 
 def test_persist_sysctl_conf_without_the_link_is_reported(root: Path) -> None:
@@ -169,7 +170,7 @@ def test_sysctl_conf_wins_under_procps_and_fix_conflicts_comments_it_out(root: P
         "/etc/sysctl.conf", "/etc/sysctl.d/99-zz-minfree.conf"]
     execute(fixed)
     assert conf.read_text().splitlines()[line - 1].startswith(f"# [minfree {fixed.id}] vm.min_free_kbytes")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.procps.value(MFK) == boot.systemd.value(MFK) == "90112"
 
 
@@ -379,7 +380,7 @@ def test_a_later_exclusion_line_is_a_conflict_and_can_be_fixed(root: Path) -> No
     fixed = build_plan(root, {MFK: "90112"}, persist="sysctl.conf", fix_conflicts=True)
     assert not fixed.persist.unresolved
     execute(fixed)
-    assert resolve_boot_sysctl(root).systemd.value(MFK) == "90112"
+    assert resolve_boot_sysctl(collect_sysctl_config(root)).systemd.value(MFK) == "90112"
 
 
 def test_applying_the_same_value_twice_does_nothing_the_second_time(root: Path, capsys: pytest.CaptureFixture[str]) -> None:

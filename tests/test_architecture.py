@@ -76,9 +76,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     # dataclass) to minfree.model.release and re-export it from kernel/release.py, a
     # protected file the integrator owns.
     ("model/host.py", "minfree.kernel.release"),
-    # APPLY (finished): the boot resolver parses the files itself. Being moved: the
-    # dataclasses to minfree.model.sysctl_conf, parsing to collection time in sources.
-    ("analysis/sysctl_boot.py", "minfree.parsers.sysctl_conf"),
     # analysis -> sources, transitional: resolve_boot_sysctl() still accepts a root for the
     # doctor's call in analysis/diagnosis.py; remove once the doctor passes a collected
     # SysctlConfigSet (see the docstring of resolve_boot_sysctl).

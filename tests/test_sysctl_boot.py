@@ -18,10 +18,10 @@ from minfree.analysis.sysctl_boot import (
     late_file_name,
     resolve_boot_sysctl,
     resolve_config,
-    with_file,
 )
 from minfree.errors import SourceError
-from minfree.sources.sysctl_config import collect_sysctl_config, resolve_in_root
+from minfree.model.sysctl_conf import SysctlConfigSet
+from minfree.sources.sysctl_config import collect_sysctl_config, resolve_in_root, with_file
 from test_apply_roots import build_root
 
 
@@ -33,7 +33,7 @@ def _write(root: Path, rel: str, text: str) -> None:
 
 def test_real_ubuntu_stack_as_stored_in_the_repository() -> None:
     """The fixture stores the 99-sysctl.conf link as a 14-byte file: still followed."""
-    boot = resolve_boot_sysctl(FIXTURES / "roots/hotsos-kubernetes-5.4.0-99")
+    boot = resolve_boot_sysctl(collect_sysctl_config(FIXTURES / "roots/hotsos-kubernetes-5.4.0-99"))
     assert boot.init == "systemd"  # systemd[1] lines in sos_commands/kernel/dmesg
     assert boot.boot_tool == SYSTEMD
     assert boot.sysctl_conf_links == ("/etc/sysctl.d/99-sysctl.conf",)
@@ -57,7 +57,7 @@ def test_later_file_wins_and_every_overridden_definition_is_listed(tmp_path: Pat
     _write(root, "etc/sysctl.d/60-db.conf", "vm.min_free_kbytes = 65536\n")
     _write(root, "usr/lib/sysctl.d/70-vendor.conf", "# vendor\nvm.min_free_kbytes = 131072\n")
     _write(root, "etc/sysctl.d/10-early.conf", "vm.min_free_kbytes = 1024\nvm.min_free_kbytes = 2048\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     resolution = boot.systemd.resolve("vm.min_free_kbytes")
     assert resolution.value == "131072"
     assert resolution.winner is not None
@@ -75,7 +75,7 @@ def test_same_name_in_etc_shadows_usr_lib_and_run(tmp_path: Path) -> None:
     _write(root, "usr/lib/sysctl.d/50-pid-max.conf", "kernel.pid_max = 4194304\nvm.swappiness = 1\n")
     _write(root, "run/sysctl.d/50-pid-max.conf", "kernel.pid_max = 1\n")
     _write(root, "etc/sysctl.d/50-pid-max.conf", "kernel.pid_max = 65536\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     for stack in boot.stacks():
         assert stack.value("kernel.pid_max") == "65536"
         assert stack.value("vm.swappiness") is None  # the shadowed /usr/lib file is never read
@@ -89,7 +89,7 @@ def test_run_shadows_usr_lib_and_dev_null_masks(tmp_path: Path) -> None:
     root = build_root(tmp_path, proc=False)
     _write(root, "run/sysctl.d/50-default.conf", "vm.swappiness = 7\n")
     os.symlink("/dev/null", root / "etc/sysctl.d/protect-links.conf")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.systemd.value("vm.swappiness") == "7"
     assert boot.systemd.value("net.core.default_qdisc") is None  # /usr/lib 50-default shadowed
     # the masked name removes /usr/lib/sysctl.d/protect-links.conf: protected_regular is unset
@@ -105,7 +105,7 @@ def test_sysctl_conf_with_and_without_the_99_link(tmp_path: Path, link: bool) ->
     _write(root, "etc/sysctl.d/60-app.conf", "vm.swappiness = 30\n")
     if not link:
         (root / "etc/sysctl.d/99-sysctl.conf").unlink()  # Debian 13
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     conf_line = len((root / "etc/sysctl.conf").read_text().splitlines())
     if link:
         assert boot.sysctl_conf_read_at_boot is True
@@ -126,7 +126,7 @@ def test_procps_and_systemd_disagree_when_a_file_sorts_after_99_sysctl(tmp_path:
     with (root / "etc/sysctl.conf").open("a") as handle:
         handle.write("vm.min_free_kbytes = 90112\n")
     _write(root, "etc/sysctl.d/99-zz-tuning.conf", "vm.min_free_kbytes = 45056\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.systemd.value("vm.min_free_kbytes") == "45056"
     assert boot.procps.value("vm.min_free_kbytes") == "90112"
     assert boot.tools_disagree("vm.min_free_kbytes")
@@ -136,21 +136,21 @@ def test_procps_and_systemd_disagree_when_a_file_sorts_after_99_sysctl(tmp_path:
     assert boot.late_file_name(["vm.min_free_kbytes"]) == "99-zz-tuning_zz-minfree.conf"
     # letters sort after digits: "tuning.conf" beats every "99-" file
     _write(root, "etc/sysctl.d/tuning.conf", "vm.min_free_kbytes = 22528\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.systemd.value("vm.min_free_kbytes") == "22528"
     assert boot.late_file_name(["vm.min_free_kbytes"]) == "tuning_zz-minfree.conf"
 
 
 def test_globs_exclusions_and_explicit_settings(tmp_path: Path) -> None:
     root = build_root(tmp_path, proc=False)
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     # 50-default.conf: "net.ipv4.conf.*.promote_secondaries = 1" and "-net.ipv4.conf.all.promote_secondaries"
     assert boot.systemd.value("net.ipv4.conf.eth0.promote_secondaries") == "1"
     assert boot.systemd.value("net.ipv4.conf.all.promote_secondaries") is None
     # an explicit setting beats a later glob under both tools (the real ones agree, below)
     _write(root, "etc/sysctl.d/10-first.conf", "vm.swappiness = 5\n")
     _write(root, "etc/sysctl.d/90-glob.conf", "vm.swap* = 50\nvm.dirty_rat* = 7\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.systemd.value("vm.swappiness") == boot.procps.value("vm.swappiness") == "5"
     resolution = boot.procps.resolve("vm.dirty_ratio")
     assert resolution.winner is not None
@@ -160,27 +160,27 @@ def test_globs_exclusions_and_explicit_settings(tmp_path: Path) -> None:
 
 def test_init_detection_from_the_root(tmp_path: Path) -> None:
     root = build_root(tmp_path, "issabel-el8-partial", proc=False)
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.init == "unknown"
     assert boot.boot_tool is None
     # both tools agree that sysctl.conf is not read by systemd without a link, but procps reads it
     assert boot.sysctl_conf_read_at_boot is None
     (root / "sbin").mkdir()
     os.symlink("../lib/systemd/systemd", root / "sbin/init")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.init == "systemd"
     assert boot.sysctl_conf_read_at_boot is False
     (root / "sbin/init").unlink()
     os.makedirs(root / "etc/rc.d")
     (root / "etc/rc.d/rc.sysinit").write_text("#!/bin/sh\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert boot.init == "sysvinit"
     assert boot.boot_tool == PROCPS
     assert boot.sysctl_conf_read_at_boot is True
 
 
 def test_this_host_resolves_without_error() -> None:
-    boot = resolve_boot_sysctl("/")
+    boot = resolve_boot_sysctl(collect_sysctl_config("/"))
     assert boot.init in ("systemd", "other", "sysvinit", "unknown")
     if os.path.islink("/etc/sysctl.d/99-sysctl.conf"):
         assert "/etc/sysctl.d/99-sysctl.conf" in boot.systemd.files
@@ -210,7 +210,7 @@ def _fs(root: Path):  # type: ignore[no-untyped-def]
 def test_dangling_link_and_unreadable_file_are_reported_not_fatal(tmp_path: Path) -> None:
     root = build_root(tmp_path, proc=False)
     os.symlink("../nowhere.conf", root / "etc/sysctl.d/80-dangling.conf")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert any(path.endswith("80-dangling.conf") and "does not exist" in why
                for path, why in boot.file_problems)
     assert boot.systemd.value("kernel.pid_max") == "4194304"
@@ -218,7 +218,7 @@ def test_dangling_link_and_unreadable_file_are_reported_not_fatal(tmp_path: Path
 
 def test_missing_root_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError):
-        resolve_boot_sysctl(tmp_path / "absent")
+        resolve_boot_sysctl(collect_sysctl_config(tmp_path / "absent"))
 
 
 def test_with_file_resolves_a_planned_change_without_writing(tmp_path: Path) -> None:
@@ -231,6 +231,40 @@ def test_with_file_resolves_a_planned_change_without_writing(tmp_path: Path) -> 
     # editing sysctl.conf reaches the link that reads it
     planned = with_file(config, "/etc/sysctl.conf", "vm.swappiness = 3\n")
     assert resolve_config(planned).systemd.value("vm.swappiness") == "3"
+    # the planned text is parsed as collection parses it, under the path actually read
+    link = next(f for f in planned.files if f.name == "99-sysctl.conf")
+    assert link.parsed is not None
+    assert link.parsed.values() == {"vm.swappiness": "3"}
+    assert link.parsed.source == "/etc/sysctl.conf"
+    deleted = with_file(config, "/etc/sysctl.d/99-sysctl.conf", None)
+    assert all(f.name != "99-sysctl.conf" for f in deleted.files)
+
+
+def test_collection_parses_every_file_it_reads(tmp_path: Path) -> None:
+    root = build_root(tmp_path, proc=False)
+    (root / "etc/sysctl.d/70-broken.conf").write_text("vm.swappiness = 7\nnot a setting\n")
+    config = collect_sysctl_config(root)
+    assert isinstance(config, SysctlConfigSet)
+    for config_file in (*config.files, config.sysctl_conf):
+        assert config_file is not None
+        assert (config_file.parsed is None) == (config_file.text is None), config_file.path
+    broken = next(f for f in config.files if f.name == "70-broken.conf")
+    assert broken.parsed is not None
+    assert broken.parsed.values() == {"vm.swappiness": "7"}
+    assert [p.line for p in broken.parsed.problems] == [2]
+    # the resolver reports the problem from the parsed data, without reading the file again
+    (root / "etc/sysctl.d/70-broken.conf").unlink()
+    boot = resolve_boot_sysctl(config)
+    assert any(p.source.endswith("70-broken.conf") and p.line == 2 for p in boot.problems)
+    assert boot.systemd.value("vm.swappiness") == "7"
+
+
+def test_resolving_a_root_directly_still_works_but_is_deprecated(tmp_path: Path) -> None:
+    """The earlier signature resolve_boot_sysctl(root), kept while callers move."""
+    root = build_root(tmp_path, proc=False)
+    with pytest.warns(DeprecationWarning, match="collect_sysctl_config"):
+        boot = resolve_boot_sysctl(root)
+    assert boot == resolve_boot_sysctl(collect_sysctl_config(root))
 
 
 def test_late_file_name_byte_order() -> None:
@@ -248,12 +282,12 @@ def test_tarball_bundle_read_in_place(tmp_path: Path) -> None:
     bundle = tmp_path / "sosreport-host.tar.gz"
     with tarfile.open(bundle, "w:gz") as tar:
         tar.add(root, arcname="sosreport-host")
-    boot = resolve_boot_sysctl(bundle)
+    boot = resolve_boot_sysctl(collect_sysctl_config(bundle))
     assert boot.sysctl_conf_links == ("/etc/sysctl.d/99-sysctl.conf",)
     assert boot.systemd.value("vm.overcommit_memory") == "1"
     from minfree.sources.root import open_root
 
-    assert resolve_boot_sysctl(open_root(bundle)).systemd.value("kernel.pid_max") == "4194304"
+    assert resolve_boot_sysctl(collect_sysctl_config(open_root(bundle))).systemd.value("kernel.pid_max") == "4194304"
 
 
 # ---- against the real tools: systemd-analyze cat-config and procps sysctl --system -------
@@ -295,7 +329,7 @@ def test_systemd_order_matches_systemd_analyze(tmp_path: Path, link: bool) -> No
         pytest.skip(f"systemd-analyze cat-config failed: {done.stderr.strip()}")
     prefix = f"# {root}"
     shown = [line[len(prefix):] for line in done.stdout.splitlines() if line.startswith(prefix + "/")]
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     masked = {"/etc/sysctl.d/protect-links.conf"}
     assert [p for p in shown if p not in masked] == list(boot.systemd.files)
     assert ("/etc/sysctl.d/99-sysctl.conf" in shown) is link
@@ -321,7 +355,7 @@ def _run_boot_tool_on_fake_proc(root: Path, tmp_path: Path, argv: list[str],
             pytest.skip(f"{host} does not exist on this host (bind target)")
     if not os.path.islink("/lib"):
         pytest.skip("/lib is not a link to /usr/lib here")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     fake = tmp_path / "fake-proc-sys"
     if fake.exists():
         shutil.rmtree(fake)
@@ -365,7 +399,7 @@ def test_procps_order_and_values_match_real_sysctl_system(tmp_path: Path, link: 
     output, written = _run_boot_tool_on_fake_proc(root, tmp_path, ["sysctl", "-e", "--system"])
     files = [line[len("* Applying "):-len(" ...")] for line in output.splitlines()
              if line.startswith("* Applying ")]
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert [f for f in files if f != "/etc/sysctl.d/protect-links.conf"] == list(boot.procps.files)
     assert written["vm.min_free_kbytes"] == "90112"  # sysctl.conf last, with or without the link
     assert written["vm.dirty_ratio"] == "18"
@@ -382,7 +416,7 @@ def test_systemd_values_match_real_systemd_sysctl(tmp_path: Path, link: bool) ->
         pytest.skip("systemd-sysctl is not installed")
     root = _scenario_root(tmp_path, link=link)
     _output, written = _run_boot_tool_on_fake_proc(root, tmp_path, [binary])
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert written["vm.dirty_ratio"] == "12"  # 99-zz-late.conf sorts after 99-sysctl.conf
     assert written["vm.dirty_background_ratio"] == "5"  # systemd: explicit beats any glob
     assert written.get("vm.min_free_kbytes") == ("90112" if link else "65536")
@@ -438,7 +472,7 @@ def test_random_stacks_match_both_real_tools(tmp_path_factory: pytest.TempPathFa
             os.symlink("/dev/null", path)
         else:
             path.write_text("".join(f"{line}\n" for line in lines))
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     for tool, argv in (("systemd", [binary]), ("procps", ["sysctl", "-e", "-q", "--system"])):
         _out, written = _run_boot_tool_on_fake_proc(root, tmp / tool, argv, extra_keys=_KEYS)
         stack = boot.systemd if tool == "systemd" else boot.procps
@@ -453,7 +487,7 @@ def test_random_stacks_match_both_real_tools(tmp_path_factory: pytest.TempPathFa
 def test_pid_1_decides_the_init(tmp_path: Path, comm: str, init: str, tool: str | None) -> None:
     root = build_root(tmp_path, proc=False)  # its dmesg-free copy still ships systemd's files
     _write(root, "proc/1/comm", f"{comm}\n")
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     assert (boot.init, boot.boot_tool) == (init, tool)
     assert boot.init_reason == f"/proc/1/comm is {comm!r}"
 
@@ -463,7 +497,7 @@ def test_huge_and_binary_files_are_problems_not_crashes(tmp_path: Path) -> None:
     (root / "etc/sysctl.d/70-huge.conf").write_bytes(b"vm.swappiness = 1\n" * 300_000)  # 5.4 MB
     (root / "etc/sysctl.d/71-binary.conf").write_bytes(bytes(range(256)) * 4)
     (root / "etc/sysctl.d/72-dir.conf").mkdir()
-    boot = resolve_boot_sysctl(root)
+    boot = resolve_boot_sysctl(collect_sysctl_config(root))
     problems = dict(boot.file_problems)
     assert "not read" in problems["/etc/sysctl.d/70-huge.conf"]
     assert problems["/etc/sysctl.d/72-dir.conf"] == "is a directory"

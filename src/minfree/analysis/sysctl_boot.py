@@ -33,13 +33,15 @@ Both models are checked in the tests against the real programs (systemd-sysctl 2
 procps-ng 4.0.2, run in a mount namespace over a fake ``/proc/sys``), including a property
 test on random stacks of files, globs and exclusions.
 
-The resolver is pure: it takes a :class:`~minfree.sources.sysctl_config.SysctlConfigSet`
-(``collect_sysctl_config`` reads one from a root) and never touches the filesystem, so
-``minfree apply`` can resolve the configuration it is *about to* write.
+The resolver is pure: it takes a :class:`~minfree.model.sysctl_conf.SysctlConfigSet`
+(:func:`minfree.sources.sysctl_config.collect_sysctl_config` reads and parses one from a
+root) and never reads or parses a file, so ``minfree apply`` can resolve the configuration
+it is *about to* write (:func:`minfree.sources.sysctl_config.with_file`).
 
 Example (the ``hotsos-kubernetes-5.4.0-99`` fixture: Ubuntu 20.04, systemd)::
 
-    boot = resolve_boot_sysctl("tests/fixtures/roots/hotsos-kubernetes-5.4.0-99")
+    config = collect_sysctl_config("tests/fixtures/roots/hotsos-kubernetes-5.4.0-99")
+    boot = resolve_boot_sysctl(config)
     boot.systemd.winner("vm.overcommit_memory").file  # '/etc/sysctl.d/50-kubernetes-charm.conf'
     boot.sysctl_conf_read_at_boot                      # True (through 99-sysctl.conf)
 """
@@ -48,19 +50,21 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from minfree.kernel.sysctl_catalog import normalize_key
-from minfree.parsers.sysctl_conf import ConfProblem, SysctlAssignment, is_glob, parse_sysctl_conf
-
-if TYPE_CHECKING:  # the types only; analysis does not read files
-    from minfree.sources.sysctl_config import ConfigFile, SysctlConfigSet
+from minfree.model.sysctl_conf import (
+    SYSCTL_CONF,
+    ConfigFile,
+    ConfProblem,
+    SysctlAssignment,
+    SysctlConfigSet,
+)
 
 SYSTEMD = "systemd-sysctl"
 PROCPS = "procps"
-SYSCTL_CONF = "/etc/sysctl.conf"
 #: The name minfree persists to when nothing sorts later (see :func:`late_file_name`).
 PREFERRED_PERSIST_NAME = "99-zz-minfree.conf"
 
@@ -357,13 +361,15 @@ def _build_stack(
         applied.append(config_file.path)
         if config_file.effective_path == SYSCTL_CONF:
             reads_conf = True
-        parsed = parse_sysctl_conf(config_file.text, source=config_file.effective_path)
+        parsed = config_file.parsed
+        if parsed is None:  # pragma: no cover - collection parses every file it read
+            raise ValueError(f"{config_file.path}: collected without its parsed content")
         problems.extend(parsed.problems)
         entries: list[Definition] = [_definition(a, config_file, position) for a in parsed.assignments]
         entries.extend(
             Definition(key=e.pattern, value="", file=config_file.path, line=e.line,
                        position=position, read_from=config_file.effective_path,
-                       pattern=e.pattern if is_glob(e.pattern) else None,
+                       pattern=e.pattern if e.is_glob else None,
                        raw=f"-{e.pattern}", exclusion=True)
             for e in parsed.exclusions
         )
@@ -426,49 +432,26 @@ def resolve_config(config: SysctlConfigSet) -> BootSysctl:
     )
 
 
-def resolve_boot_sysctl(root: object = None) -> BootSysctl:
-    """Resolve the boot-time sysctl values of ``root``.
+def resolve_boot_sysctl(config: SysctlConfigSet) -> BootSysctl:
+    """Resolve the boot-time sysctl values of a collected configuration.
 
-    ``root`` is a collected :class:`SysctlConfigSet`, or anything
-    :func:`minfree.sources.sysctl_config.collect_sysctl_config` accepts (None or "/" for this
-    host, a directory, a :class:`minfree.sources.root.Root`).
+    ``config`` comes from :func:`minfree.sources.sysctl_config.collect_sysctl_config`
+    (or :func:`~minfree.sources.sysctl_config.with_file` for a planned change); this is
+    :func:`resolve_config` under its public name.
+
+    Transitional: a root (None, a path or a :class:`minfree.sources.root.Root`) is still
+    accepted and collected here, with a :class:`DeprecationWarning`, for callers written
+    against the earlier signature. Analysis does not read sources; collect first.
     """
-    from minfree.sources.sysctl_config import SysctlConfigSet, collect_sysctl_config
+    if not isinstance(config, SysctlConfigSet):
+        warnings.warn(
+            "resolve_boot_sysctl(root) is deprecated: pass "
+            "minfree.sources.sysctl_config.collect_sysctl_config(root)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # the one read from a source left in analysis (allow-listed in test_architecture)
+        from minfree.sources.sysctl_config import collect_sysctl_config
 
-    config = root if isinstance(root, SysctlConfigSet) else collect_sysctl_config(root)
+        config = collect_sysctl_config(config)
     return resolve_config(config)
-
-
-def with_file(config: SysctlConfigSet, path: str, text: str | None) -> SysctlConfigSet:
-    """``config`` as it would be after writing ``text`` to ``path`` (None: delete it).
-
-    Lets ``apply`` resolve its own plan before writing anything. Writing to the target of a
-    link (``/etc/sysctl.conf``) updates every file that reads through the link.
-    """
-    from minfree.sources.sysctl_config import ConfigFile
-
-    directory, name = os.path.split(path)
-    files: list[ConfigFile] = []
-    found = False
-    for config_file in config.files:
-        if config_file.path == path or config_file.effective_path == path:
-            found = found or config_file.path == path
-            if text is None and config_file.path == path:
-                continue
-            files.append(replace(config_file, text=text, problem=None) if text is not None else
-                         replace(config_file, text=None, problem="deleted"))
-        else:
-            files.append(config_file)
-    sysctl_conf = config.sysctl_conf
-    if path == SYSCTL_CONF:
-        if text is None:
-            sysctl_conf = None
-        else:
-            sysctl_conf = (replace(sysctl_conf, text=text, problem=None) if sysctl_conf is not None
-                           else ConfigFile(path, directory, name, text))
-        found = True
-    if not found and text is not None and directory in config.directories and name.endswith(".conf"):
-        files.append(ConfigFile(path, directory, name, text))
-        order = {d: i for i, d in enumerate(config.directories)}
-        files.sort(key=lambda f: (order.get(f.directory, len(order)), _sort_key(f.name)))
-    return replace(config, files=tuple(files), sysctl_conf=sysctl_conf)

@@ -36,11 +36,11 @@ from minfree.analysis.sysctl_boot import (
     Definition,
     late_file_name,
     resolve_config,
-    with_file,
 )
 from minfree.kernel.sysctl_catalog import lookup, parse_int_value
+from minfree.model.sysctl_conf import SysctlConfigSet
 from minfree.parsers.sysctl_conf import parse_sysctl_conf
-from minfree.sources.sysctl_config import SysctlConfigSet
+from minfree.sources.sysctl_config import with_file
 
 HEADER_FIRST_LINE = "# Written by minfree apply"
 SYSCTL_D = "/etc/sysctl.d"
@@ -194,7 +194,7 @@ def plan_persist(
 ) -> PersistPlan:
     """Plan the file edits for ``values`` (dotted key -> canonical value) in ``mode``.
 
-    ``config`` is a :class:`~minfree.sources.sysctl_config.SysctlConfigSet` from the root.
+    ``config`` is a :class:`~minfree.model.sysctl_conf.SysctlConfigSet` from the root.
     Pure: no file is read or written here.
     """
     if mode not in MODES:

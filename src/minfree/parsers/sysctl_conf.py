@@ -17,7 +17,8 @@ Both readers of these files at boot, systemd-sysctl (``src/sysctl/sysctl.c``) an
 - Any other line is ignored by both tools with a warning; we record it as a problem.
 
 The parser never raises on content: garbage becomes :class:`ConfProblem` entries so that a
-doctor run on a broken host still reports everything else.
+doctor run on a broken host still reports everything else. The result types live in
+:mod:`minfree.model.sysctl_conf` (re-exported here).
 
     >>> conf = parse_sysctl_conf("# tuning\\nvm.min_free_kbytes = 65536\\n-vm/swappiness=10\\n",
     ...                          source="/etc/sysctl.d/60-db.conf")
@@ -28,74 +29,25 @@ doctor run on a broken host still reports everything else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from minfree.kernel.sysctl_catalog import normalize_key
+from minfree.model.sysctl_conf import ConfProblem, SysctlAssignment, SysctlConf, SysctlExclusion
+
+__all__ = [
+    "ConfProblem",
+    "SysctlAssignment",
+    "SysctlConf",
+    "SysctlExclusion",
+    "is_glob",
+    "parse_sysctl_conf",
+    "setting_line_numbers",
+]
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # A key is dotted/slashed words; sysctl names contain letters, digits, '_', '-', and
 # (interface names) '.', '/', ':', '@', '+'. Anything with whitespace is not a key.
 _KEY_OK = re.compile(r"^[^\s=]+$")
 _INLINE_COMMENT = re.compile(r"\s[#;]")
-
-
-@dataclass(frozen=True)
-class SysctlAssignment:
-    """One ``key = value`` line.
-
-    ``key`` is normalised to dots; ``raw_key`` is as written (without the ``-`` prefix).
-    ``value`` is exactly what the boot tools would write (stripped, inner spacing kept).
-    """
-
-    key: str
-    value: str
-    line: int
-    source: str
-    raw: str
-    raw_key: str
-    ignore_failure: bool = False
-    is_glob: bool = False
-
-
-@dataclass(frozen=True)
-class SysctlExclusion:
-    """A bare ``-pattern`` line: keys matching ``pattern`` are not set by globs (systemd)."""
-
-    pattern: str
-    line: int
-    source: str
-
-
-@dataclass(frozen=True)
-class ConfProblem:
-    """A line both tools skip or mis-handle, with the reason in plain words."""
-
-    source: str
-    line: int
-    message: str
-    raw: str
-
-
-@dataclass(frozen=True)
-class SysctlConf:
-    """A parsed sysctl configuration file."""
-
-    source: str
-    assignments: tuple[SysctlAssignment, ...]
-    exclusions: tuple[SysctlExclusion, ...] = ()
-    problems: tuple[ConfProblem, ...] = ()
-
-    def values(self) -> dict[str, str]:
-        """Key -> value as this file alone would leave it (last line wins within a file)."""
-        result: dict[str, str] = {}
-        for assignment in self.assignments:
-            result[assignment.key] = assignment.value
-        return result
-
-    def lines_setting(self, key: str) -> tuple[SysctlAssignment, ...]:
-        """Every exact (non-glob) assignment of ``key`` in this file, in line order."""
-        key = normalize_key(key)
-        return tuple(a for a in self.assignments if a.key == key and not a.is_glob)
 
 
 def is_glob(key: str) -> bool:
@@ -124,7 +76,8 @@ def parse_sysctl_conf(text: str, source: str = "<sysctl.conf>") -> SysctlConf:
             body = body[1:].lstrip()
         if "=" not in body:
             if ignore_failure and body and _KEY_OK.match(body):
-                exclusions.append(SysctlExclusion(normalize_key(body), number, source))
+                pattern = normalize_key(body)
+                exclusions.append(SysctlExclusion(pattern, number, source, is_glob(pattern)))
             else:
                 problems.append(
                     ConfProblem(source, number, "not an assignment (no '='), ignored at boot", raw)
@@ -168,4 +121,4 @@ def setting_line_numbers(text: str, key: str) -> list[int]:
 
     Used by ``apply`` to comment out earlier settings of a key it is about to set.
     """
-    return [a.line for a in parse_sysctl_conf(text).lines_setting(key)]
+    return [a.line for a in parse_sysctl_conf(text).lines_setting(normalize_key(key))]

@@ -14,7 +14,8 @@ that were copied without symlink support (a git checkout with ``core.symlinks=fa
 hold a tiny regular file whose text is the link target (``../sysctl.conf``); such a file is
 recognised and followed, and flagged as a materialised link.
 
-Nothing here interprets precedence: :mod:`minfree.analysis.sysctl_boot` does.
+Each file is parsed as it is collected (:attr:`ConfigFile.parsed`), so the resolver in
+:mod:`minfree.analysis.sysctl_boot` works on data alone; nothing here interprets precedence.
 """
 
 from __future__ import annotations
@@ -22,63 +23,26 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from minfree.errors import SourceError
+from minfree.model.sysctl_conf import SYSCTL_CONF, SYSCTL_DIRS, ConfigFile, SysctlConfigSet
+from minfree.parsers.sysctl_conf import parse_sysctl_conf
 
-#: Scan order shared by systemd (CONF_PATHS("sysctl.d"), /lib only on split-usr builds) and
-#: procps (PreloadSystem's dirs[]). The first directory holding a basename wins.
-SYSCTL_DIRS: tuple[str, ...] = (
-    "/etc/sysctl.d",
-    "/run/sysctl.d",
-    "/usr/local/lib/sysctl.d",
-    "/usr/lib/sysctl.d",
-    "/lib/sysctl.d",
-)
-SYSCTL_CONF = "/etc/sysctl.conf"
+__all__ = [
+    "SYSCTL_CONF",
+    "SYSCTL_DIRS",
+    "ConfigFile",
+    "SysctlConfigSet",
+    "collect_sysctl_config",
+    "resolve_host_path",
+    "resolve_in_root",
+    "with_file",
+]
+
 _MAX_LINK_HOPS = 40  # ELOOP limit of the kernel's path walk
 _MAX_CONF_BYTES = 4 * 1024 * 1024  # a sysctl file larger than this is not a sysctl file
-
-
-@dataclass(frozen=True)
-class ConfigFile:
-    """One configuration file as found under the root (paths shown as on the host).
-
-    ``text`` is the content that a boot tool would read (after following links), or None
-    with ``problem`` saying why. ``target`` is the resolved path when ``path`` is a link.
-    """
-
-    path: str
-    directory: str
-    name: str
-    text: str | None
-    target: str | None = None
-    link_text: str | None = None
-    materialized_link: bool = False
-    masked: bool = False
-    problem: str | None = None
-
-    @property
-    def is_link(self) -> bool:
-        return self.link_text is not None
-
-    @property
-    def effective_path(self) -> str:
-        """The file whose bytes are read: the link target, or the file itself."""
-        return self.target or self.path
-
-
-@dataclass(frozen=True)
-class SysctlConfigSet:
-    """Everything the boot-time sysctl resolver needs from one root."""
-
-    label: str
-    files: tuple[ConfigFile, ...]
-    sysctl_conf: ConfigFile | None
-    init_evidence: tuple[tuple[str, str], ...] = ()
-    missing: tuple[tuple[str, str], ...] = ()
-    directories: tuple[str, ...] = SYSCTL_DIRS
 
 
 class _FsRoot:
@@ -237,7 +201,7 @@ def _read_config(fs: _FsRoot, path: str, directory: str) -> ConfigFile:
                 except OSError:
                     pass
                 else:
-                    return ConfigFile(
+                    return _parsed(ConfigFile(
                         path,
                         directory,
                         name,
@@ -245,8 +209,20 @@ def _read_config(fs: _FsRoot, path: str, directory: str) -> ConfigFile:
                         target=real,
                         link_text=stored,
                         materialized_link=True,
-                    )
-    return ConfigFile(path, directory, name, _decode(data), target=target, link_text=link_text)
+                    ))
+    return _parsed(
+        ConfigFile(path, directory, name, _decode(data), target=target, link_text=link_text)
+    )
+
+
+def _parsed(config_file: ConfigFile) -> ConfigFile:
+    """``config_file`` with its text parsed, problems named after the file actually read."""
+    if config_file.text is None:
+        return replace(config_file, parsed=None)
+    return replace(
+        config_file,
+        parsed=parse_sysctl_conf(config_file.text, source=config_file.effective_path),
+    )
 
 
 def _init_evidence(fs: _FsRoot) -> tuple[tuple[str, str], ...]:
@@ -394,3 +370,38 @@ def collect_sysctl_config(root: object = None) -> SysctlConfigSet:
         init_evidence=_init_evidence(fs),
         missing=tuple(missing),
     )
+
+
+def with_file(config: SysctlConfigSet, path: str, text: str | None) -> SysctlConfigSet:
+    """``config`` as it would be after writing ``text`` to ``path`` (None: delete it).
+
+    Lets ``apply`` resolve its own plan before writing anything. Writing to the target of a
+    link (``/etc/sysctl.conf``) updates every file that reads through the link. The new
+    text is parsed as collection would parse it.
+    """
+    directory, name = posixpath.split(path)
+    files: list[ConfigFile] = []
+    found = False
+    for config_file in config.files:
+        if config_file.path == path or config_file.effective_path == path:
+            found = found or config_file.path == path
+            if text is None and config_file.path == path:
+                continue
+            files.append(_parsed(replace(config_file, text=text, problem=None)) if text is not None
+                         else replace(config_file, text=None, problem="deleted", parsed=None))
+        else:
+            files.append(config_file)
+    sysctl_conf = config.sysctl_conf
+    if path == SYSCTL_CONF:
+        if text is None:
+            sysctl_conf = None
+        else:
+            sysctl_conf = _parsed(replace(sysctl_conf, text=text, problem=None)
+                                  if sysctl_conf is not None
+                                  else ConfigFile(path, directory, name, text))
+        found = True
+    if not found and text is not None and directory in config.directories and name.endswith(".conf"):
+        files.append(_parsed(ConfigFile(path, directory, name, text)))
+        order = {d: i for i, d in enumerate(config.directories)}
+        files.sort(key=lambda f: (order.get(f.directory, len(order)), f.name.encode("utf-8", "surrogateescape")))
+    return replace(config, files=tuple(files), sysctl_conf=sysctl_conf)
