@@ -164,6 +164,20 @@ def fast_dir(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _apply_seconds(template: Path, tmp_path: Path, scenario: str) -> float:
+    """The shortest of three complete forked applies (what a random kill must land within)."""
+    times: list[float] = []
+    for attempt in range(3):
+        root = _fresh(template, tmp_path / f"timing-{scenario}-{attempt}")
+        start = time.perf_counter()
+        status = _fork_apply(root, scenario, kill_step=None, delay=None)
+        times.append(time.perf_counter() - start)
+        assert os.WIFEXITED(status)
+        assert os.WEXITSTATUS(status) == 0
+        shutil.rmtree(root)
+    return min(times)
+
+
 def test_sigkill_at_every_step_and_at_random_moments(fast_dir: Path) -> None:
     tmp_path = fast_dir
     template = _template(tmp_path)
@@ -185,11 +199,14 @@ def test_sigkill_at_every_step_and_at_random_moments(fast_dir: Path) -> None:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             shutil.rmtree(root)
             runs += 1
-    # random moments, from outside (timing spans the whole apply, ~tens of ms)
+    # random moments, from outside: the delay spans the whole apply, measured here (a fixed
+    # bound would miss a faster apply and kill nothing)
+    duration = {scenario: _apply_seconds(template, tmp_path, scenario) for scenario in SCENARIOS}
     while runs < 240:
         scenario = rng.choice(list(SCENARIOS))
         root = _fresh(template, tmp_path / f"random-{runs}")
-        status = _fork_apply(root, scenario, kill_step=None, delay=rng.uniform(0.0, 0.05))
+        delay = rng.uniform(0.0, 0.9 * duration[scenario])
+        status = _fork_apply(root, scenario, kill_step=None, delay=delay)
         killed += os.WIFSIGNALED(status)
         outcome = _check_whole_then_rollback(template, root, scenario)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
