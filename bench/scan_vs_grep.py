@@ -158,11 +158,22 @@ def main() -> int:
                 f"{args.repeat} runs each, page cache warm, same run; machine: {platform.node()}, "
                 f"{os.cpu_count()} CPUs, {cpu}, kernel {platform.release()}, Python {platform.python_version()}).\n\n"
                 "```\n" + "\n".join(lines) + "\n```\n\n"
-                "How: while no report is open the scanner searches each 4 MiB chunk for a few "
-                "trigger substrings with `bytes.find` and decodes only the lines that hold one "
-                "(plus the lines of a report once its header is found); newlines are counted with "
-                "`bytes.count` so line numbers stay exact. Memory stays flat: one chunk, the "
-                "report being read, and the results.\n")
+                "How: while no report is open the scanner searches each 4 MiB chunk for three "
+                "substrings (`alloc`, ` of memory`, `Linux version`) with `bytes.find`, checks a "
+                "hit's line against the exact triggers before decoding it, and parses every line "
+                "only once a report header is found; newlines are counted with numpy in "
+                "256 KiB blocks so line numbers stay exact. Memory stays flat: one chunk, the "
+                "report being read, and the results.\n\n"
+                "Why the speed target is not met: `grep -c` searches one literal; the scan must "
+                "find failure headers, suppressed counts, OOM-killer reports, SLUB/vmalloc "
+                "messages and `Linux version` lines, which takes three literals at the least. "
+                "CPython's `bytes.find` runs at about 1.3-2 GB/s per literal on this machine "
+                "(CPU-bound, measured: windowing the search into L2-sized blocks does not help), "
+                "so three passes plus the newline count cap the scan near 500-700 MB/s before "
+                "any parsing, against grep's 1.5-2.7 GB/s. A compiled byte loop (numba) was "
+                "measured at 240-470 MB/s, slower than the three `find` passes. Reaching half "
+                "of grep would need a SIMD multi-pattern matcher (Hyperscan, Aho-Corasick in C) "
+                "or giving up related events in the skip path.\n")
         return 0 if ok_found else 1
     finally:
         if args.keep:
