@@ -162,3 +162,17 @@ def test_all_logs_host_inputs_and_dedup():
         assert "\n" not in note
     result = scan_logs(None, all_logs=True)
     assert len(result.sources) == len(inputs)
+
+
+def test_bad_file_found_in_a_directory_is_a_note_not_a_failure(tmp_path):
+    varlog = tmp_path / "var" / "log"
+    varlog.mkdir(parents=True)
+    (varlog / "kern.log").write_bytes((REPORTS / "048.log").read_bytes())
+    good = gzip.compress((REPORTS / "050.log").read_bytes())
+    (varlog / "kern.log.2.gz").write_bytes(good[: len(good) // 2])  # cut short
+    result = scan_logs([str(tmp_path)])
+    assert result.failures >= 1
+    assert any("truncated gzip" in note for note in result.notes)
+    # Named explicitly, the same file is the user's error.
+    with pytest.raises(SourceError, match="truncated gzip"):
+        scan_logs([str(varlog / "kern.log.2.gz")])

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from minfree.errors import SourceError
 from minfree.model.report import FailureReport, MemInfoBlock, RelatedEvent, TraceFrame
 from minfree.model.zone import Zone
 
@@ -674,7 +675,14 @@ def scan_logs(inputs: Iterable[Any] | None = None, *, all_logs: bool = False) ->
     for source in sources:
         labels.append(source.label)
         mine: dict[tuple, list[float | None]] = {}
-        for item in scan_chunks(source.chunks(), source.label):
+        try:
+            found = _scan_source(scan_chunks, source)
+        except SourceError as error:
+            if getattr(source, "required", True):
+                raise
+            notes.append(str(error))
+            found = getattr(error, "partial", [])
+        for item in found:
             if not isinstance(item, FailureReport):
                 related.append(item)
                 continue
@@ -703,6 +711,18 @@ def scan_logs(inputs: Iterable[Any] | None = None, *, all_logs: bool = False) ->
         duplicates_dropped=dropped,
         related_counts=dict(counts),
     )
+
+
+def _scan_source(scan_chunks, source) -> list[FailureReport | RelatedEvent]:
+    """All items of one source; on a read error the items found so far ride on the error."""
+    items: list[FailureReport | RelatedEvent] = []
+    try:
+        for item in scan_chunks(source.chunks(), source.label):
+            items.append(item)
+    except SourceError as error:
+        error.partial = items  # type: ignore[attr-defined]
+        raise
+    return items
 
 
 def _dedupe_related(events: list[RelatedEvent]) -> list[RelatedEvent]:

@@ -79,6 +79,9 @@ class LogInput:
     open: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
     #: the file on disk, when the input is one
     path: str | None = None
+    #: named by the user (an error is fatal) rather than found in a directory or on the host
+    #: (an error becomes a note and the scan goes on)
+    required: bool = True
 
     def chunks(self) -> Iterator[bytes]:
         return self.open()
@@ -232,7 +235,7 @@ def root_inputs(root, base_label: str | None = None) -> list[LogInput]:
             finally:
                 handle.close()
 
-        inputs.append(LogInput(label=label, kind="file", open=opener))
+        inputs.append(LogInput(label=label, kind="file", open=opener, required=False))
     return inputs
 
 
@@ -384,7 +387,8 @@ def host_log_files() -> list[LogInput]:
             if real in seen or not os.path.isfile(path) or not os.access(path, os.R_OK):
                 continue
             seen.add(real)
-            inputs.append(LogInput(label=path, kind="file", open=lambda p=path: _file_chunks(p)))
+            inputs.append(LogInput(label=path, kind="file", open=lambda p=path: _file_chunks(p),
+                                   path=path, required=False))
     return inputs
 
 
@@ -395,7 +399,8 @@ def journal_input() -> LogInput | None:
         return None
     argv = [journalctl, "-k", "-o", "short-monotonic", "--no-pager", "-q"]
     return LogInput(
-        label="journalctl -k", kind="journal", open=lambda: _command_chunks(argv, "journalctl -k")
+        label="journalctl -k", kind="journal", open=lambda: _command_chunks(argv, "journalctl -k"),
+        required=False,
     )
 
 
