@@ -159,12 +159,16 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
     steal_kswapd = after.get("pgsteal_kswapd", 0) - before.get("pgsteal_kswapd", 0)
     stalls = sum(after.get(k, 0) - before.get(k, 0) for k in after if k.startswith("allocstall"))
     steal_direct = after.get("pgsteal_direct", 0) - before.get("pgsteal_direct", 0)
-    active = 0
-    for (_, _, prev, _), (_, _, cur, _) in itertools.pairwise(samples):
-        if cur.get("pgsteal_kswapd", 0) > prev.get("pgsteal_kswapd", 0):
-            active += 1
+    # kswapd's capacity: it sleeps whenever the node is balanced, so the average over its
+    # active samples understates how fast it can go; take the 90th percentile of the
+    # per-sample rates of samples in which it reclaimed
     page = os.sysconf("SC_PAGE_SIZE")
-    kswapd_mib_per_s = (steal_kswapd * page / 2**20) / max(active * SAMPLE_S, SAMPLE_S)
+    rates = []
+    for (t0, _, prev, _), (t1, _, cur, _) in itertools.pairwise(samples):
+        stolen = cur.get("pgsteal_kswapd", 0) - prev.get("pgsteal_kswapd", 0)
+        if stolen > 0 and t1 > t0:
+            rates.append(stolen * page / 2**20 / (t1 - t0))
+    kswapd_mib_per_s = float(np.percentile(rates, 90)) if rates else 0.0
     focus = max(zones0, key=lambda name: zones0[name]["managed"])
     live_lowest = min(z[focus]["free"] for _, z, _, _ in samples)
     live_low_t = next((t for t, z, _, _ in samples if z[focus]["free"] < z[focus]["low"]), None)
@@ -200,6 +204,12 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
                    app_growth_pages_per_tick=growth,
                    initial_free_pages={name: z["free"] for name, z in zones0.items()})
     sim_zone = next(z for z in sim.zones if z.name == focus)
+    # when kswapd first went to work (free reached low with every zone of the zonelist
+    # under its low + protection): live from pgsteal_kswapd, simulated from its state
+    live_kswapd_t = next((t1 for (_, _, prev, _), (t1, _, cur, _) in itertools.pairwise(samples)
+                          if cur.get("pgsteal_kswapd", 0) > prev.get("pgsteal_kswapd", 0)), None)
+    awake = np.nonzero(sim.samples_kswapd[:, 0] > 0)[0]
+    sim_kswapd_t = float((awake[0] + 1) * sim.sample_s) if len(awake) else None
     sim_low_t = None
     for i, free in enumerate(sim.samples_free[:, [z.name for z in sim.zones].index(focus)]):
         if free < sim_zone.low_pages:
@@ -219,7 +229,7 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
         "live": {"first_below_low_s": live_low_t, "direct_reclaim_stalls": stalls,
                  "pgsteal_direct": steal_direct, "lowest_free_pages": live_lowest,
                  "pgsteal_kswapd": steal_kswapd},
-        "simulated": {"first_below_low_s": sim_low_t,
+        "simulated": {"first_below_low_s": sim_low_t, "kswapd_starts_s": sim_kswapd_t,
                       "direct_reclaim_stalls": sim.direct_reclaim_stalls,
                       "lowest_free_pages": sim_zone.lowest_free_pages,
                       "kswapd_reclaimed_pages": sim.kswapd_reclaimed_pages},
@@ -230,10 +240,20 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
             json.dump(result, handle, indent=2)
     # The workload must have pushed the kernel into reclaim, or there is nothing to compare.
     assert steal_kswapd > 0, "kswapd never reclaimed: the experiment did not create pressure"
-    # Agreement stated in docs/simulation.md: both cross low, within 1.5 s of each other;
-    # both agree on whether direct reclaim happened; lowest free within a factor of 2.
-    assert live_low_t is not None
-    assert sim_low_t is not None
-    assert abs(live_low_t - sim_low_t) <= 1.5
-    assert (stalls > 0) == (sim.direct_reclaim_stalls > 0)
-    assert 0.5 <= (sim_zone.lowest_free_pages + 1) / (live_lowest + 1) <= 2.0
+    # Agreement stated in docs/simulation.md (measured over several runs on this VM):
+    # - kswapd starts (free reaches low) within 1 s of each other: the first 100 ms sample
+    #   *below* low is noisier, because once kswapd works free hovers around low;
+    # - both reclaim about as much in total (kswapd + direct) - within 25 %;
+    # - both agree on whether direct reclaim carried a real share (> 10 %) of the reclaim;
+    # - the lowest free level of both lies in the same band: under low, and not below
+    #   90 % of min.
+    assert live_kswapd_t is not None
+    assert sim_kswapd_t is not None
+    assert abs(live_kswapd_t - sim_kswapd_t) <= 1.0
+    live_total = steal_kswapd + steal_direct
+    sim_total = sim.kswapd_reclaimed_pages + sim.direct_reclaimed_pages
+    assert abs(live_total - sim_total) <= 0.25 * max(live_total, sim_total)
+    assert (steal_direct > 0.1 * live_total) == (sim.direct_reclaimed_pages > 0.1 * sim_total)
+    zmin, zlow = zones0[focus]["min"], zones0[focus]["low"]
+    for lowest in (live_lowest, sim_zone.lowest_free_pages):
+        assert 0.9 * zmin <= lowest < zlow

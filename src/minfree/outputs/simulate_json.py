@@ -39,6 +39,7 @@ def run_dict(run: RunResult) -> dict[str, Any]:
         "kswapd_busy_s": round(run.kswapd_busy_s, 6),
         "kswapd_wakes": run.kswapd_wakes,
         "kswapd_reclaimed_pages": run.kswapd_reclaimed_pages,
+        "direct_reclaimed_pages": run.direct_reclaimed_pages,
         "boost_events": run.boost_events,
         "lowest_free_pages": {z.name: z.lowest_free_pages for z in run.zones},
         "zones": [

@@ -123,6 +123,7 @@ def run_exact(
     q_len = np.zeros(n_actors, dtype=np.int64)
     kswapd_awake = np.zeros(n_nodes, dtype=np.int64)
     kswapd_budget = np.zeros(n_nodes, dtype=np.float64)
+    kswapd_pass = np.zeros(n_nodes, dtype=np.int64)
     for z in range(nz):
         lowest_free[z] = zfree[z]
 
@@ -494,18 +495,27 @@ def run_exact(
                 kswapd_budget[node] += per_sub
                 worked = False
                 while kswapd_budget[node] >= 1.0:
-                    if _node_balanced(node, era, zfree, boost, wm_high, protection, zone_node,
-                                      zone_idx, classzone, nr_free, types, pageblock_order):
-                        kswapd_awake[node] = 0
-                        kswapd_budget[node] = 0.0
+                    if kswapd_pass[node] <= 0:
+                        # between passes of balance_pgdat: done if balanced
+                        if _node_balanced(node, era, zfree, boost, wm_high, protection,
+                                          zone_node, zone_idx, classzone, nr_free, types,
+                                          pageblock_order):
+                            kswapd_awake[node] = 0
+                            kswapd_budget[node] = 0.0
+                            for z in range(nz):
+                                if zone_node[z] == node:
+                                    boost[z] = 0
+                            break
+                        # kswapd_shrink_node(): each pass asks for max(HIGH, 32) pages of
+                        # every eligible zone (mm/vmscan.c, 4.8+)
                         for z in range(nz):
-                            if zone_node[z] == node:
-                                boost[z] = 0
-                        break
+                            if zone_node[z] == node and zone_idx[z] <= classzone:
+                                kswapd_pass[node] += max(wm_high[z] + boost[z], 32)
                     if lru_len[node] == 0:
                         kswapd_budget[node] = 0.0
+                        kswapd_pass[node] = 0
                         break
-                    batch = min(32, int(kswapd_budget[node]))
+                    batch = min(32, int(kswapd_budget[node]), kswapd_pass[node])
                     done = 0
                     while done < batch and lru_len[node] > 0:
                         h = lru_head[node]
@@ -517,6 +527,7 @@ def run_exact(
                         lru_len[node] -= 1
                         done += 1
                     kswapd_budget[node] -= done
+                    kswapd_pass[node] -= done
                     stats[ST_KSWAPD_RECLAIMED] += done
                     stats[ST_EVENTS] += done
                     worked = True

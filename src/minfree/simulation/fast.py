@@ -322,6 +322,7 @@ def run_fast(
     q_len = np.zeros(max(n_actors, 1), dtype=np.int64)
     kswapd_awake = np.zeros(n_nodes, dtype=np.int64)
     kswapd_budget = np.zeros(n_nodes, dtype=np.float64)
+    kswapd_pass = np.zeros(n_nodes, dtype=np.int64)
     pageblock_order = 0
     while (1 << pageblock_order) < pageblock_pages:
         pageblock_order += 1
@@ -756,30 +757,25 @@ def run_fast(
                 kswapd_budget[node] += per_sub
                 worked = False
                 while kswapd_budget[node] >= 1.0:
-                    if _node_balanced(
-                        node,
-                        era,
-                        zfree,
-                        boost,
-                        wm_high,
-                        protection,
-                        zone_node,
-                        zone_idx,
-                        classzone,
-                        nr_free,
-                        types,
-                        pageblock_order,
-                    ):
-                        kswapd_awake[node] = 0
-                        kswapd_budget[node] = 0.0
+                    if kswapd_pass[node] <= 0:
+                        if _node_balanced(node, era, zfree, boost, wm_high, protection,
+                                          zone_node, zone_idx, classzone, nr_free, types,
+                                          pageblock_order):
+                            kswapd_awake[node] = 0
+                            kswapd_budget[node] = 0.0
+                            for z in range(nz):
+                                if zone_node[z] == node:
+                                    boost[z] = 0
+                            break
+                        # kswapd_shrink_node(): a pass asks for max(HIGH, 32) per zone
                         for z in range(nz):
-                            if zone_node[z] == node:
-                                boost[z] = 0
-                        break
+                            if zone_node[z] == node and zone_idx[z] <= classzone:
+                                kswapd_pass[node] += max(wm_high[z] + boost[z], 32)
                     if lru_len[node] == 0:
                         kswapd_budget[node] = 0.0
+                        kswapd_pass[node] = 0
                         break
-                    batch = min(32, int(kswapd_budget[node]))
+                    batch = min(int(kswapd_budget[node]), kswapd_pass[node])
                     done = _reclaim(
                         node,
                         batch,
@@ -795,6 +791,7 @@ def run_fast(
                         chunk_blocks,
                     )
                     kswapd_budget[node] -= done
+                    kswapd_pass[node] -= done
                     stats[6] += done
                     stats[13] += done
                     worked = True

@@ -86,6 +86,7 @@ class RunResult:
     kswapd_busy_s: float
     kswapd_wakes: int
     kswapd_reclaimed_pages: int
+    direct_reclaimed_pages: int
     boost_events: int
     page_events: int
     zones: tuple[ZoneSummary, ...]
@@ -241,6 +242,7 @@ def _result(plan: plan_mod.Plan, engine: str, out: dict[str, np.ndarray], n_snap
         blocking_failures=int(stats[5]),
         kswapd_busy_s=float(stats[7]) * tick_s / plan_mod.SUBSTEPS,
         kswapd_wakes=int(stats[8]), kswapd_reclaimed_pages=int(stats[6]),
+        direct_reclaimed_pages=int(stats[14]),
         boost_events=int(stats[9]), page_events=int(stats[13]), zones=zones,
         reserve_min_pages=int(plan.wm_min.sum()), reserve_high_pages=int(plan.wm_high.sum()),
         page_size_bytes=plan.host.page_size_bytes,
