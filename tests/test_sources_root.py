@@ -26,9 +26,7 @@ def _tar(src: Path, dest: Path, mode: str = "w:gz", arcname: str | None = None) 
     return dest
 
 
-#: The symlinks sosreport creates in this tree. The repository stores them as small text
-#: files holding the target (git checkout on this machine did not recreate the links), so
-#: the tests rebuild them in a copy.
+#: The symlinks sosreport creates in this tree, kept as relative symlinks in the repository.
 KUBE_SYMLINKS = {
     "uname": "sos_commands/kernel/uname_-a",
     "free": "sos_commands/memory/free",
@@ -36,15 +34,19 @@ KUBE_SYMLINKS = {
 }
 
 
+def test_fixture_keeps_the_sosreport_symlinks() -> None:
+    """A checkout without symlink support would turn these into files holding the target."""
+    for rel, target in KUBE_SYMLINKS.items():
+        assert (KUBE / rel).is_symlink(), rel
+        assert os.readlink(KUBE / rel) == target
+
+
 @pytest.fixture(scope="module")
 def kube_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("kube") / "sosreport-kube"
     shutil.copytree(KUBE, dest, symlinks=True)
     for dirpath, _dirs, _files in os.walk(dest):
-        os.chmod(dirpath, 0o755)
-    for rel, target in KUBE_SYMLINKS.items():
-        (dest / rel).unlink()
-        os.symlink(target, dest / rel)
+        os.chmod(dirpath, 0o755)  # the fixtures are read-only; some tests add files
     return dest
 
 
@@ -92,6 +94,7 @@ def test_directory_root(kube_dir: Path) -> None:
     assert not root.is_live
     assert root.label == str(kube_dir)
     _check_kube_root(root)
+    _check_kube_root(open_root(KUBE))  # the read-only fixture itself, links and all
 
 
 def test_tarball_root_gz_single_top_dir_stripped(kube_tgz: Path) -> None:

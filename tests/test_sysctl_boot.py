@@ -32,12 +32,33 @@ def _write(root: Path, rel: str, text: str) -> None:
 
 
 def test_real_ubuntu_stack_as_stored_in_the_repository() -> None:
-    """The fixture stores the 99-sysctl.conf link as a 14-byte file: still followed."""
-    boot = resolve_boot_sysctl(collect_sysctl_config(FIXTURES / "roots/hotsos-kubernetes-5.4.0-99"))
+    """The fixture keeps 99-sysctl.conf as the relative symlink Ubuntu ships."""
+    config = collect_sysctl_config(FIXTURES / "roots/hotsos-kubernetes-5.4.0-99")
+    link = next(f for f in config.files if f.name == "99-sysctl.conf")
+    assert (link.link_text, link.target, link.materialized_link) == (
+        "../sysctl.conf", "/etc/sysctl.conf", False)
+    boot = resolve_boot_sysctl(config)
     assert boot.init == "systemd"  # systemd[1] lines in sos_commands/kernel/dmesg
     assert boot.boot_tool == SYSTEMD
     assert boot.sysctl_conf_links == ("/etc/sysctl.d/99-sysctl.conf",)
     assert boot.sysctl_conf_read_at_boot is True
+
+
+def test_link_materialised_as_a_file_is_still_followed(tmp_path: Path) -> None:
+    """A bundle unpacked without symlink support (a zip, Windows, git core.symlinks=false)
+    holds the link as a tiny file whose text is the target: read as the link it was."""
+    root = build_root(tmp_path, proc=False)
+    link = root / "etc/sysctl.d/99-sysctl.conf"
+    link.unlink()
+    link.write_text("../sysctl.conf")
+    config = collect_sysctl_config(root)
+    found = next(f for f in config.files if f.name == "99-sysctl.conf")
+    assert (found.target, found.materialized_link) == ("/etc/sysctl.conf", True)
+    assert found.text == (root / "etc/sysctl.conf").read_text()
+    boot = resolve_boot_sysctl(config)
+    assert boot.sysctl_conf_links == ("/etc/sysctl.d/99-sysctl.conf",)
+    assert boot.problems == resolve_boot_sysctl(collect_sysctl_config(
+        build_root(tmp_path, proc=False, name="with-link"))).problems
     winner = boot.systemd.winner("vm.overcommit_memory")
     assert winner is not None
     assert (winner.file, winner.line, winner.value) == ("/etc/sysctl.d/50-kubernetes-charm.conf", 12, "1")

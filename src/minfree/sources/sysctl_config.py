@@ -9,10 +9,11 @@ union of what systemd-sysctl and procps ``sysctl --system`` scan::
 
 Symlinks are resolved *inside the root*, component by component, so an absolute link in a
 copied tree (``lib -> /usr/lib``, ``99-sysctl.conf -> /etc/sysctl.conf``) never reads the
-machine running minfree. A link to ``/dev/null`` masks a file (systemd semantics). Trees
-that were copied without symlink support (a git checkout with ``core.symlinks=false``, a zip)
-hold a tiny regular file whose text is the link target (``../sysctl.conf``); such a file is
-recognised and followed, and flagged as a materialised link.
+machine running minfree. A link to ``/dev/null`` masks a file (systemd semantics). Bundles
+that went through something without symlink support (a sosreport unpacked on Windows or
+re-packed as a zip, a git checkout with ``core.symlinks=false``) hold a tiny regular file
+whose text is the link target (``../sysctl.conf``); no boot tool would accept that text as
+a setting, so such a file is read as the link it was, and flagged as a materialised link.
 
 Each file is parsed as it is collected (:attr:`ConfigFile.parsed`), so the resolver in
 :mod:`minfree.analysis.sysctl_boot` works on data alone; nothing here interprets precedence.
