@@ -205,7 +205,7 @@ def test_cli_with_simulation_sweep(tmp_path):
 
     points = simulation_summary(sweep)["points"]
     assert [p[0] for p in points] == sorted({r["min_free_kbytes"] for r in sweep["runs"]})
-    for value, worst, _mean in points:
+    for value, worst, _mean, _stalls in points:
         assert worst == max(r["atomic_failures"] for r in sweep["runs"]
                             if r["min_free_kbytes"] == value)
 
@@ -259,3 +259,13 @@ def test_bad_interval_is_exit_2(tmp_path):
     result = minfree("report", "--interval", "-1", "--html", str(tmp_path / "r.html"))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_simulation_of_another_host_does_not_draw_this_hosts_values(tmp_path):
+    from minfree.outputs.html_report import same_host
+
+    root = SCENARIOS / "healthy"
+    assert same_host(str(root), str(root))
+    assert same_host(str(root) + "/", str(root))
+    assert not same_host("preset 64g-1node", str(root))
+    assert not same_host(None, str(root))

@@ -262,31 +262,46 @@ def fragmentation_svg(zone_labels: Sequence[str], indices: Sequence[Sequence[flo
 
 
 def sweep_svg(
-    points: Sequence[tuple[int, float, float]],
+    points: Sequence[Sequence[float]],
     *,
     safe_kb: int | None,
     current_kb: int | None,
     recommended_kb: int | None,
+    default_kb: int | None = None,
 ) -> str:
-    """Simulated atomic failures against ``min_free_kbytes`` (worst and mean over seeds)."""
-    fig, ax = _figure("sweep", 8.0, 3.4)
+    """Simulated atomic failures against ``min_free_kbytes`` (worst and mean over seeds).
+
+    ``points``: (min_free_kbytes, worst failures, mean failures[, mean stalls]); the stalls,
+    when given, go on a twin axis.
+    """
+    fig, ax = _figure("sweep", 8.0, 3.6)
     if not points:
         _empty(ax, "no simulation points")
         return svg_text(fig, "sweep")
     xs = [p[0] for p in points]
     ax.plot(xs, [p[1] for p in points], marker="s", color="#D55E00", markeredgecolor="black",
-            markeredgewidth=0.5, label="worst seed")
-    ax.plot(xs, [p[2] for p in points], marker="o", color="#0072B2", linestyle="--",
-            markeredgecolor="black", markeredgewidth=0.5, label="mean over seeds")
+            markeredgewidth=0.5, label="atomic failures, worst seed")
+    ax.plot(xs, [p[2] for p in points], marker="o", color="#E69F00", linestyle="--",
+            markeredgecolor="black", markeredgewidth=0.5, label="atomic failures, mean")
     for value, label, style, colour in ((safe_kb, "smallest safe", "-", "#009E73"),
                                         (current_kb, "current", ":", "#000000"),
-                                        (recommended_kb, "recommended", "-.", "#CC79A7")):
+                                        (recommended_kb, "recommended", "-.", "#CC79A7"),
+                                        (default_kb, "kernel default", (0, (1, 3)), "#555555")):
         if value is not None:
             ax.axvline(value, linestyle=style, color=colour, linewidth=1.4,
                        label=f"{label}: {value:,} kB")
     ax.set_xlabel("vm.min_free_kbytes (kB)")
     ax.set_ylabel("simulated atomic failures")
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    if all(len(p) > 3 for p in points):
+        twin = ax.twinx()
+        twin.plot(xs, [p[3] for p in points], marker="^", color="#0072B2", linestyle="-.",
+                  markeredgecolor="black", markeredgewidth=0.5,
+                  label="direct-reclaim stalls, mean")
+        twin.set_ylabel("direct-reclaim stalls")
+        h2, l2 = twin.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax.legend(handles, labels, fontsize=7, loc="upper right")
     ax.grid(linestyle=":", linewidth=0.5)
     return svg_text(fig, "sweep")
 
@@ -298,7 +313,7 @@ def histogram_svg(name: str, values: Sequence[float], *, xlabel: str, bins: int 
         _empty(ax, "no hosts with both values")
         return svg_text(fig, name)
     ax.hist(values, bins=bins, color="#56B4E9", edgecolor="black", hatch="//", linewidth=0.6)
-    ax.axvline(1.0, color="black", linestyle="--", linewidth=1.2, label="reserve = recommended")
+    ax.axvline(1.0, color="black", linestyle="--", linewidth=1.2, label="on target (ratio 1)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("hosts")
     ax.legend(fontsize=8)

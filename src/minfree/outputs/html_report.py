@@ -222,16 +222,20 @@ def _doc_zones(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def simulation_summary(sweep: Mapping[str, Any]) -> dict[str, Any]:
-    """Points (min_free_kbytes, worst, mean atomic failures) from ``simulate --sweep --json``."""
+    """Points from ``simulate --sweep --json``: (min_free_kbytes, worst and mean atomic
+    failures over the seeds, mean direct-reclaim stalls)."""
     runs = sweep.get("runs") or []
-    by_value: dict[int, list[int]] = {}
+    by_value: dict[int, list[tuple[int, float]]] = {}
     for run in runs:
         value = run.get("min_free_kbytes")
         failures = run.get("atomic_failures")
         if value is None or failures is None:
             continue
-        by_value.setdefault(int(value), []).append(int(failures))
-    points = [(v, max(f), sum(f) / len(f)) for v, f in sorted(by_value.items())]
+        stalls = float(run.get("direct_reclaim_stalls") or 0)
+        by_value.setdefault(int(value), []).append((int(failures), stalls))
+    points = [(v, max(f for f, _ in runs_), sum(f for f, _ in runs_) / len(runs_),
+               sum(s for _, s in runs_) / len(runs_))
+              for v, runs_ in sorted(by_value.items())]
     return {
         "scenario": sweep.get("scenario"), "engine": sweep.get("engine"),
         "host": sweep.get("host"), "seeds": sweep.get("seeds"),
@@ -771,6 +775,18 @@ def _findings_section(data: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def same_host(simulated: str | None, label: str | None) -> bool:
+    """Whether a simulation's host is the report's host (same text or the same path)."""
+    import os
+
+    if not simulated or not label:
+        return False
+    if simulated == label:
+        return True
+    return (os.path.exists(simulated) and os.path.exists(label)
+            and os.path.realpath(simulated) == os.path.realpath(label))
+
+
 def _simulation_section(data: Mapping[str, Any]) -> str:
     sim = data.get("simulation")
     if not sim:
@@ -779,15 +795,22 @@ def _simulation_section(data: Mapping[str, Any]) -> str:
 
     points = [tuple(p) for p in sim.get("points") or ()]
     safe = sim.get("safe_min_free_kbytes")
-    svg = sweep_svg(points, safe_kb=safe, current_kb=data.get("current_min_free_kbytes"),
-                    recommended_kb=data.get("recommended_min_free_kbytes"))
+    same = same_host(sim.get("host"), (data["doctor"].get("host") or {}).get("label"))
+    svg = sweep_svg(points, safe_kb=safe,
+                    current_kb=data.get("current_min_free_kbytes") if same else None,
+                    recommended_kb=data.get("recommended_min_free_kbytes") if same else None,
+                    default_kb=sim.get("default_min_free_kbytes"))
     return ('<section id="simulation"><h2>Simulation</h2>'
             f"<p>Scenario <code>{esc(sim.get('scenario'))}</code> on {esc(sim.get('host'))}, "
             f"engine {esc(sim.get('engine'))}, seeds {esc(sim.get('seeds'))}: smallest safe "
             f"vm.min_free_kbytes {keyed('simulated-safe-min-free-kbytes', safe, fmt_int(safe))}"
-            " kB.</p>"
+            " kB."
+            + ("" if same else " The simulated host is not this report's host, so this host's "
+               "current and recommended values are not drawn on it.")
+            + "</p>"
             + _figure(svg, "Simulated atomic allocation failures for each swept "
-                           "vm.min_free_kbytes (worst seed and mean).")
+                           "vm.min_free_kbytes (worst seed and mean), with the mean direct-"
+                           "reclaim stalls on the right axis.")
             + "</section>")
 
 
