@@ -269,3 +269,39 @@ def test_simulation_of_another_host_does_not_draw_this_hosts_values(tmp_path):
     assert same_host(str(root) + "/", str(root))
     assert not same_host("preset 64g-1node", str(root))
     assert not same_host(None, str(root))
+
+
+@pytest.fixture(scope="module")
+def classic_doc():
+    from minfree.outputs.doctor_json import run_doctor
+
+    return run_doctor(str(SCENARIOS / "classic-rhel7-aerospike"))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_log_text_cannot_inject_markup(classic_doc, text):
+    """Process names, modes and summaries come from logs: they are escaped everywhere."""
+    import copy
+    from html.parser import HTMLParser
+
+    from minfree.outputs.html_report import render_html, report_data
+
+    doc = copy.deepcopy(classic_doc)
+    doc["failures"][0]["process"] = text
+    doc["failures"][0]["mode"] = "<script>alert(1)</script>" + text
+    doc["findings"][0]["summary"] = "</script><img src=x onerror=alert(1)>" + text
+    doc["verdict"]["reason"] = text
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+    parser = Tags()
+    parser.feed(render_html(report_data(doc)))
+    assert sum(1 for t, _ in parser.tags if t == "script") == 2  # report data + the script
+    assert not [t for t, a in parser.tags if t == "img" or "onerror" in a]
