@@ -71,11 +71,6 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 #: numbers are left out on purpose: the owners are still editing these files and the
 #: entries must not break on every unrelated edit. Each entry names who resolves it.
 ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    # model -> kernel: HostSnapshot.release is typed KernelRelease (the shared interface in
-    # the team guide), a type-only import. Resolution: move KernelRelease (a pure frozen
-    # dataclass) to minfree.model.release and re-export it from kernel/release.py, a
-    # protected file the integrator owns.
-    ("model/host.py", "minfree.kernel.release"),
     # analysis -> sources, transitional: resolve_boot_sysctl() still accepts a root for the
     # doctor's call in analysis/diagnosis.py; remove once the doctor passes a collected
     # SysctlConfigSet (see the docstring of resolve_boot_sysctl).

@@ -21,7 +21,7 @@ from minfree.model.zone import Zone
 from minfree.model.zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # model stays free of runtime imports from other layers
-    from minfree.kernel.release import KernelRelease
+    from minfree.model.release import KernelRelease
 
 
 @dataclass(frozen=True)
