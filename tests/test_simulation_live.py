@@ -226,7 +226,8 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
                                  for i, z in enumerate(sim.zones)},
         "anon_pages_by_second": [int(growth[int(k / 0.001):int((k + 1) / 0.001)].sum())
                                  for k in range(int(window))],
-        "live": {"first_below_low_s": live_low_t, "direct_reclaim_stalls": stalls,
+        "live": {"first_below_low_s": live_low_t, "kswapd_starts_s": live_kswapd_t,
+                 "direct_reclaim_stalls": stalls,
                  "pgsteal_direct": steal_direct, "lowest_free_pages": live_lowest,
                  "pgsteal_kswapd": steal_kswapd},
         "simulated": {"first_below_low_s": sim_low_t, "kswapd_starts_s": sim_kswapd_t,
@@ -245,8 +246,8 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
     #   *below* low is noisier, because once kswapd works free hovers around low;
     # - both reclaim about as much in total (kswapd + direct) - within 25 %;
     # - both agree on whether direct reclaim carried a real share (> 10 %) of the reclaim;
-    # - the lowest free level of both lies in the same band: under low, and not below
-    #   90 % of min.
+    # - the lowest free level of both lies in the same band: under high (kswapd worked),
+    #   and not below 90 % of min (10 Hz sampling can miss a short dip under low).
     assert live_kswapd_t is not None
     assert sim_kswapd_t is not None
     assert abs(live_kswapd_t - sim_kswapd_t) <= 1.0
@@ -254,6 +255,6 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
     sim_total = sim.kswapd_reclaimed_pages + sim.direct_reclaimed_pages
     assert abs(live_total - sim_total) <= 0.25 * max(live_total, sim_total)
     assert (steal_direct > 0.1 * live_total) == (sim.direct_reclaimed_pages > 0.1 * sim_total)
-    zmin, zlow = zones0[focus]["min"], zones0[focus]["low"]
+    zmin, zhigh = zones0[focus]["min"], zones0[focus]["high"]
     for lowest in (live_lowest, sim_zone.lowest_free_pages):
-        assert 0.9 * zmin <= lowest < zlow
+        assert 0.9 * zmin <= lowest < zhigh
