@@ -305,3 +305,26 @@ def test_log_text_cannot_inject_markup(classic_doc, text):
     parser.feed(render_html(report_data(doc)))
     assert sum(1 for t, _ in parser.tags if t == "script") == 2  # report data + the script
     assert not [t for t, a in parser.tags if t == "img" or "onerror" in a]
+
+
+@pytest.mark.slow
+def test_simulate_runs_the_advisor_on_this_host(tmp_path):
+    page = tmp_path / "r.html"
+    data = tmp_path / "d.json"
+    result = minfree("report", "--root", str(SCENARIOS / "classic-rhel7-aerospike"),
+                     "--simulate", "--save-data", str(data), "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(data.read_text())
+    safe = saved["simulation"]["safe_min_free_kbytes"]
+    assert saved["doctor"]["candidates"]["simulated"] == safe
+    text = page.read_text()
+    assert f'data-key="simulated-safe-min-free-kbytes" data-value="{safe}"' in text
+    assert 'data-chart="sweep"' in text
+    assert "not this report's host" not in text  # the simulated host is this one
+    assert saved["simulation"]["assumptions"]
+
+
+def test_simulate_with_a_saved_sweep_is_exit_2(tmp_path):
+    result = minfree("report", "--root", str(SCENARIOS / "healthy"), "--simulate",
+                     "--simulation", str(tmp_path / "x.json"), "--html", str(tmp_path / "r.html"))
+    assert result.returncode == 2

@@ -1,12 +1,13 @@
 """``minfree report``: the doctor's diagnosis as one self-contained HTML page with charts.
 
     minfree report [--root PATH] [--logs PATH ...] [--from-json FILE]
-                   [--simulation FILE] --html FILE
+                   [--simulate | --simulation FILE] --html FILE
 
 Reads the host (``/`` by default, or ``--root``) and its kernel logs like ``minfree doctor``,
 or re-renders a saved document (``--from-json``: a ``minfree doctor --json`` document, or the
 report data embedded in an earlier report and saved with ``--save-data``). ``--simulation``
-adds the sweep plot from ``minfree simulate --sweep ... --json`` output. The page is written
+adds the sweep plot from ``minfree simulate --sweep ... --json`` output; ``--simulate`` runs
+the simulator on this host (as ``doctor --simulate``) and plots its sweep. The page is written
 atomically; an existing file is kept as ``FILE.bak``.
 """
 
@@ -33,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from --save-data) instead of reading a host")
     parser.add_argument("--simulation", metavar="FILE", default=None,
                         help="'minfree simulate --sweep ... --json' output to plot in the report")
+    parser.add_argument("--simulate", action="store_true",
+                        help="also simulate this host (as doctor --simulate) and plot the sweep")
     parser.add_argument("--profile", choices=("generic", "aerospike"), default="generic",
                         help="workload profile, as for doctor")
     parser.add_argument("--aerospike-conf", metavar="PATH", default=None,
@@ -108,6 +111,9 @@ def _data_from_json(path: str, simulation: Any) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from minfree.outputs.html_report import collect_report_data, render_html
 
+    if args.simulate and (args.simulation or args.from_json):
+        raise UsageError("--simulate runs a new simulation: do not combine it with --simulation "
+                         "or --from-json")
     if args.from_json and (args.root or args.logs):
         raise UsageError("--from-json renders a saved document: do not combine it with --root "
                          "or --logs")
@@ -138,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         data = collect_report_data(args.root, logs=args.logs, profile=args.profile,
                                    interval_s=interval,
                                    aerospike_conf=args.aerospike_conf,
-                                   allow_high=args.allow_high, simulation=simulation)
+                                   allow_high=args.allow_high, simulation=simulation,
+                                   simulate=args.simulate)
     page = render_html(data)
     if args.save_data:
         write_text_atomically(args.save_data, json.dumps(data, indent=1, default=str) + "\n")

@@ -242,6 +242,7 @@ def simulation_summary(sweep: Mapping[str, Any]) -> dict[str, Any]:
         "points": [list(p) for p in points],
         "safe_min_free_kbytes": sweep.get("safe_min_free_kbytes"),
         "default_min_free_kbytes": sweep.get("default_min_free_kbytes"),
+        "assumptions": list(sweep.get("assumptions") or ()),
     }
 
 
@@ -319,12 +320,18 @@ def collect_report_data(
     aerospike_conf: str | None = None,
     allow_high: bool = False,
     simulation: Mapping[str, Any] | None = None,
+    simulate: bool = False,
 ) -> dict[str, Any]:
     """Read a host (or bundle) and its logs and return :func:`report_data` for it.
 
     The doctor part is exactly :func:`minfree.outputs.doctor_json.doctor_document`, so the
-    page shows the numbers ``minfree doctor --json`` prints for the same input.
+    page shows the numbers ``minfree doctor --json`` prints for the same input. ``simulate``
+    runs the simulator's advisor (:func:`minfree.simulation.advisor.simulate_safe_reserve`)
+    on this host and its failures: its sweep is plotted and its safe value becomes the
+    doctor's ``simulated`` candidate, as ``doctor --simulate`` intends.
     """
+    import dataclasses
+
     from minfree.analysis.diagnosis import collect_diagnosis
     from minfree.analysis.failure_report import scan_logs
     from minfree.analysis.findings import evaluate
@@ -336,8 +343,6 @@ def collect_report_data(
     opened = open_root(root)
     d = collect_diagnosis(opened, logs=logs, interval_s=interval_s, profile=profile,
                           aerospike_conf=aerospike_conf)
-    findings = evaluate(d)
-    doc = doctor_document(d, findings, recommend(d, findings, allow_high=allow_high))
     # The diagnosis keeps the failure groups, not each report: scan the same logs again for
     # the per-report details and times (the doctor reads them the same way).
     scan = None
@@ -350,7 +355,27 @@ def collect_report_data(
             scan = scan_logs([opened])
     except (MinfreeError, OSError):
         scan = None  # the doctor already lists the unreadable logs under missing
-    return report_data(doc, zones=d.zones, sysctl=d.sysctl, scan=scan, simulation=simulation)
+    notes: list[str] = []
+    if simulate:
+        from minfree.outputs.simulate_json import sweep_json
+        from minfree.simulation.advisor import simulate_safe_reserve
+        from minfree.sources.snapshot import read_snapshot
+
+        try:
+            result = simulate_safe_reserve(read_snapshot(opened), scan)
+        except (ValueError, ZeroDivisionError) as error:
+            notes.append(f"simulation not run: {error}")
+        else:
+            d = dataclasses.replace(
+                d, simulated_safe_min_free_kb=result.safe_min_free_kbytes,
+                simulated_detail="; ".join(result.assumptions))
+            simulation = json.loads(sweep_json(result.sweep))
+            simulation["assumptions"] = list(result.assumptions)
+    findings = evaluate(d)
+    doc = doctor_document(d, findings, recommend(d, findings, allow_high=allow_high))
+    data = report_data(doc, zones=d.zones, sysctl=d.sysctl, scan=scan, simulation=simulation)
+    data["notes"] = [*data["notes"], *notes]
+    return data
 
 
 # ---------------------------------------------------------------------------------------
@@ -811,6 +836,9 @@ def _simulation_section(data: Mapping[str, Any]) -> str:
             + _figure(svg, "Simulated atomic allocation failures for each swept "
                            "vm.min_free_kbytes (worst seed and mean), with the mean direct-"
                            "reclaim stalls on the right axis.")
+            + ("<h3>Assumptions</h3><ul class='small'>"
+               + "".join(f"<li>{esc(a)}</li>" for a in sim.get("assumptions") or ())
+               + "</ul>" if sim.get("assumptions") else "")
             + "</section>")
 
 
