@@ -328,3 +328,25 @@ def test_simulate_with_a_saved_sweep_is_exit_2(tmp_path):
     result = minfree("report", "--root", str(SCENARIOS / "healthy"), "--simulate",
                      "--simulation", str(tmp_path / "x.json"), "--html", str(tmp_path / "r.html"))
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["doctor"].update(verdict="failing"),
+    lambda d: d.update(zones=[{"label": 3}]),
+    lambda d: d.update(timeline={"buckets": 5}),
+    lambda d: d["doctor"].update(failures=[{"order": "x"}]),
+    lambda d: d.update(reports=[None]),
+])
+def test_mangled_saved_data_is_a_page_or_one_line(tmp_path, mutate):
+    """Hand-edited data renders what it can or fails in one line; never a traceback."""
+    data = tmp_path / "d.json"
+    assert minfree("report", "--root", str(SCENARIOS / "healthy"), "--save-data", str(data),
+                   "--html", str(tmp_path / "first.html")).returncode == 0
+    loaded = json.loads(data.read_text())
+    mutate(loaded)
+    data.write_text(json.dumps(loaded))
+    result = minfree("report", "--from-json", str(data), "--html", str(tmp_path / "r.html"))
+    assert result.returncode in (0, 2), result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert (tmp_path / "r.html").exists() == (result.returncode == 0)

@@ -103,7 +103,11 @@ def _data_from_json(path: str, simulation: Any) -> dict[str, Any]:
         for field in ("verdict", "settings", "findings", "recommendations"):
             if field not in loaded:
                 raise ParseError(f"doctor document without '{field}'", source=path)
-        return report_data(loaded, simulation=simulation)
+        try:
+            return report_data(loaded, simulation=simulation)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise ParseError(f"not a usable doctor document: {type(error).__name__}: {error}",
+                             source=path) from None
     raise ParseError(f"not a minfree doctor document (schema {schema!r}; expected "
                      f"'minfree.doctor/1' or '{SCHEMA}')", source=path)
 
@@ -146,7 +150,15 @@ def run(args: argparse.Namespace) -> int:
                                    aerospike_conf=args.aerospike_conf,
                                    allow_high=args.allow_high, simulation=simulation,
                                    simulate=args.simulate)
-    page = render_html(data)
+    if args.from_json:
+        # A hand-edited or foreign document may have the right schema but wrong shapes.
+        try:
+            page = render_html(data)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+            raise ParseError(f"not a usable document: {type(error).__name__}: {error}",
+                             source=args.from_json) from None
+    else:
+        page = render_html(data)
     if args.save_data:
         write_text_atomically(args.save_data, json.dumps(data, indent=1, default=str) + "\n")
     write_text_atomically(args.html, page)
