@@ -239,8 +239,13 @@ def free_blocks_heatmap_svg(zone_labels: Sequence[str], counts: Sequence[Sequenc
     return svg_text(fig, "heatmap")
 
 
-def fragmentation_svg(zone_labels: Sequence[str], indices: Sequence[Sequence[float]]) -> str:
-    """Fragmentation index per order for each zone (-1: the request would succeed)."""
+def fragmentation_svg(zone_labels: Sequence[str], indices: Sequence[Sequence[float]],
+                      *, extfrag_threshold: int = 500) -> str:
+    """Fragmentation index per order for each zone (-1: the request would succeed).
+
+    ``extfrag_threshold`` (thousandths, ``vm.extfrag_threshold``) is drawn as a line: for
+    orders above 3, compaction skips a zone whose index is between 0 and it.
+    """
     fig, ax = _figure("fragmentation", 8.0, 3.4)
     if not zone_labels:
         _empty(ax, "no free-list (buddyinfo) data in this input")
@@ -250,9 +255,10 @@ def fragmentation_svg(zone_labels: Sequence[str], indices: Sequence[Sequence[flo
         ax.plot(range(len(values)), values, marker=MARKERS[n % len(MARKERS)], color=colour,
                 markeredgecolor="black", markeredgewidth=0.5,
                 linestyle=("-", "--", "-.", ":")[n % 4], label=label)
-    ax.axhline(0.5, color="#555555", linewidth=0.8, linestyle=":")
-    ax.text(0.05, 0.52, "vm.extfrag_threshold 500: above, compaction is tried", fontsize=7,
-            color="#333333")
+    level = extfrag_threshold / 1000
+    ax.axhline(level, color="#555555", linewidth=0.8, linestyle=":")
+    ax.text(0.05, level + 0.02, f"vm.extfrag_threshold {extfrag_threshold}: at or below (and "
+            "above 0), compaction skips the zone for orders > 3", fontsize=7, color="#333333")
     ax.set_ylim(-1.08, 1.08)
     ax.set_xlabel("order")
     ax.set_ylabel("fragmentation index")

@@ -297,9 +297,14 @@ def report_data(
             tl = {"axis": "time not in the doctor document", "buckets": ["time unknown"],
                   "failures_by_order": {o: [n] for o, n in sorted(orders.items())},
                   "events_by_kind": {}}
+    try:
+        extfrag = int(str((sysctl or {}).get("vm.extfrag_threshold", "")).split()[0])
+    except (ValueError, IndexError):
+        extfrag = None
     return {
         "schema": SCHEMA,
         "doctor": dict(doc),
+        "extfrag_threshold": extfrag,
         "current_min_free_kbytes": current_value(doc, "vm.min_free_kbytes"),
         "recommended_min_free_kbytes": recommended_value(doc, "vm.min_free_kbytes"),
         "zones": zone_entries,
@@ -763,7 +768,8 @@ def _zones_section(data: Mapping[str, Any]) -> str:
         "/proc/buddyinfo; colour on a log scale (cividis), the number printed in each cell."))
     parts.append(_figure(
         fragmentation_svg([z["label"] for z in with_blocks],
-                          [z["fragmentation_index"] for z in with_blocks]),
+                          [z["fragmentation_index"] for z in with_blocks],
+                          extfrag_threshold=data.get("extfrag_threshold") or 500),
         "Fragmentation index per order (the kernel's __fragmentation_index): -1 means a block "
         "of that order is free; towards 1, free memory exists only in smaller blocks "
         "(fragmentation); towards 0, memory itself is short."))
