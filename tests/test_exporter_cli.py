@@ -128,6 +128,7 @@ def test_port_in_use_exits_2() -> None:
 
 @pytest.mark.parametrize("args", [["--scrape-timeout", "0"], ["--scrape-timeout", "abc"],
                                   ["--scrape-timeout", "nan"], ["--scrape-timeout", "1e9"],
+                                  ["--analysis-interval", "1"], ["--analysis-interval", "nan"],
                                   ["--root", "/no/such/root"]])
 def test_other_bad_arguments_exit_2(args: list[str]) -> None:
     result = run_minfree("exporter", "--textfile", "/tmp/x.prom", *args)

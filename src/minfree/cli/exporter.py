@@ -52,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read a captured root, sosreport or bundle instead of this host",
     )
     parser.add_argument(
+        "--analysis-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the doctor's findings and recommended reserve are recomputed in the "
+             "background (default 60, at least 5)",
+    )
+    parser.add_argument(
         "--scrape-timeout",
         type=float,
         default=2.0,
@@ -206,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.scrape_timeout <= 60:  # also rejects nan
         raise UsageError("--scrape-timeout must be more than 0 and at most 60 seconds")
+    if not 5 <= args.analysis_interval <= 86400:
+        raise UsageError("--analysis-interval must be between 5 and 86400 seconds")
     if args.textfile is None:
         host, port = parse_listen(args.listen)
     if args.textfile is not None:
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
         follow_kmsg=not args.no_kmsg,
         scrape_budget_seconds=args.scrape_timeout,
         analysis_in_background=args.textfile is None,
+        analysis_interval_seconds=args.analysis_interval,
     )
     try:
         registry = build_registry(collector)
