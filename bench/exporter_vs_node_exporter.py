@@ -138,10 +138,6 @@ def series_count(port: int) -> int:
 
 def background_analysis_cpu_ms() -> float:
     """CPU time of one analysis as the exporter's background thread runs it (median of 5)."""
-    # Python put this script's folder first on sys.path, where bench/inspect.py would shadow
-    # the standard library's inspect (which dataclasses imports): import minfree without it.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [str(REPO / "src")] + [p for p in sys.path if Path(p or ".").resolve() != here]
     from minfree.outputs.prometheus import analyse
     from minfree.sources.root import open_root
 

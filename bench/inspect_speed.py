@@ -9,8 +9,8 @@ reported, with the ratio of wall times to the peers. Targets (issue 3): ``inspec
 shared: wall time grows with other processes' load, CPU time does not, and on an idle host
 the two are close.
 
-    .venv/bin/python bench/inspect.py              # writes bench/results/inspect.md
-    .venv/bin/python bench/inspect.py --runs 5 --no-write
+    .venv/bin/python bench/inspect_speed.py              # writes bench/results/inspect.md
+    .venv/bin/python bench/inspect_speed.py --runs 5 --no-write
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     args = parser.parse_args()
     if not Path("/proc/zoneinfo").exists():
-        print("bench/inspect.py needs a Linux host with /proc", file=sys.stderr)
+        print("bench/inspect_speed.py needs a Linux host with /proc", file=sys.stderr)
         return 2
 
     load_before = os.getloadavg()[0]
