@@ -204,6 +204,9 @@ def test_aerospike_classic_fails_at_the_default_and_not_at_1_1_gib():
         at_default = simulate(host, scenario, seed=seed, engine="fast")
         assert at_default.min_free_kbytes == default
         assert at_default.atomic_failures > 0
+        # not an artefact of the starting state: failures go on after the first 10 s
+        steady = at_default.samples_failures[int(10 / at_default.sample_s):]
+        assert steady.sum() > 0
         # both kinds of atomic traffic of the incident fail: receive (order 0), accept (order 1)
         assert set(at_default.failures_by_order) == {0, 1}
         recommended = simulate(host, scenario, seed=seed, min_free_kbytes=1153434, engine="fast")
