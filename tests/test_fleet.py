@@ -324,3 +324,21 @@ def test_progress_bar_on_request_and_quiet_on_pipes():
     json.loads(shown.stdout)  # the bar never mixes into stdout
     quiet = minfree("fleet", *paths, "--workers", "0", "--json")
     assert quiet.stderr == ""
+
+
+def test_folder_per_host_with_proc_captures_and_loose_logs(tmp_path):
+    """One folder per host: /proc captures in proc/ and the kernel log next to them."""
+    host = tmp_path / "fleet" / "cache7"
+    (host / "proc").mkdir(parents=True)
+    for name in ("meminfo", "zoneinfo", "buddyinfo", "vmstat"):
+        shutil.copy(SCENARIOS / "healthy" / "proc" / name, host / "proc" / name)
+    (host / "proc/sys/vm").mkdir(parents=True)
+    (host / "proc/sys/vm/min_free_kbytes").write_text("45056\n")
+    shutil.copy(FIXTURES / "kernel-logs/reports/056.log", host / "kern.log")  # 5 x order 3
+    result = minfree("fleet", str(tmp_path / "fleet"), "--workers", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["hosts"]
+    assert row["host"] == "cache7"
+    assert row["min_free_kbytes"] == 45056
+    assert row["failures"] == {"total": 5, "by_order": {"3": 5}}
+    assert row["verdict"] == "failing"
