@@ -57,18 +57,12 @@ def bundle_name(path: str) -> str:
 
 
 def looks_like_root(path: str) -> bool:
-    """A directory holding root markers (or one directory that does, as unpacked bundles do)."""
+    """A directory holding root markers (``proc``, ``etc``, ``sos_commands``...)."""
     try:
         names = [n for n in os.listdir(path) if not n.startswith(".")]
     except OSError:
         return False
-    if any(n in ROOT_MARKERS for n in names):
-        return True
-    if len(names) == 1:
-        inner = os.path.join(path, names[0])
-        return os.path.isdir(inner) and any(
-            os.path.exists(os.path.join(inner, m)) for m in ROOT_MARKERS)
-    return False
+    return any(n in ROOT_MARKERS for n in names)
 
 
 def discover_bundles(paths: Iterable[str]) -> list[Bundle]:
@@ -99,6 +93,7 @@ def discover_bundles(paths: Iterable[str]) -> list[Bundle]:
         elif looks_like_root(path):
             add(Bundle(path, name))
         else:
+            # A folder of bundles (possibly of one: an unpacked ``x/sosreport-host/`` too).
             try:
                 entries = sorted(os.listdir(path))
             except OSError as error:
