@@ -233,7 +233,8 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
         "simulated": {"first_below_low_s": sim_low_t, "kswapd_starts_s": sim_kswapd_t,
                       "direct_reclaim_stalls": sim.direct_reclaim_stalls,
                       "lowest_free_pages": sim_zone.lowest_free_pages,
-                      "kswapd_reclaimed_pages": sim.kswapd_reclaimed_pages},
+                      "kswapd_reclaimed_pages": sim.kswapd_reclaimed_pages,
+                      "direct_reclaimed_pages": sim.direct_reclaimed_pages},
     }
     print(json.dumps(result, indent=2))
     if os.environ.get("MINFREE_LIVE_RESULTS"):

@@ -5,17 +5,20 @@ One run is a single compiled loop over ticks (1 ms by default), each split into
 
 1. blocks whose lifetime ended are freed (network buffers consumed by the application,
    sockets closed); a freed block merges only with free buddies;
-2. the application's anonymous memory grows (blocking, order 0, never reclaimed: no swap);
-3. page cache misses and atomic allocations interleave in batches of 16. Every allocation
-   goes the kernel's way: the fast path checks each zone of the zonelist against LOW with
-   no discount; on failure kswapd is woken (unless its node is balanced) and the slow path
-   checks MIN with the ALLOC flags the actor's GFP mode gets in this era (the boost
-   exception for order-0 ALLOC_MIN_RESERVE/__GFP_ATOMIC callers included). A blocking
-   allocation that still fails reclaims ``direct_batch`` pages from the LRU and retries
-   (a stall, timed at the direct reclaim rate); an atomic one fails;
-4. kswapd of each awake node reclaims the oldest cache pages at its finite rate, checking
-   after every batch of 32 whether the node is balanced (any eligible zone over HIGH plus
-   boost for order 0, as ``pgdat_balanced``); then it sleeps and the boost is cleared.
+2. every actor's work of the sub-step is done in :data:`ROUNDS` equal shares, blocking
+   allocations (anonymous growth, page cache misses) first in even rounds and atomic ones
+   (receive buffers, accept slabs) first in odd rounds. Every allocation goes the kernel's
+   way: the fast path checks each zone of the zonelist against LOW with no discount; on
+   failure kswapd is woken (unless its node is balanced) and the slow path checks MIN with
+   the ALLOC flags the actor's GFP mode gets in this era (the boost exception for order-0
+   ALLOC_MIN_RESERVE/__GFP_ATOMIC callers included). A blocking allocation that still fails
+   reclaims a batch of the oldest cache pages (LRU >> 12 by default, as proportional reclaim
+   at DEF_PRIORITY) and retries, up to 16 times - a stall, timed at the direct reclaim rate;
+   an atomic one fails;
+3. kswapd of each awake node reclaims the oldest cache pages at its finite rate, in passes
+   of max(HIGH + boost, 32) pages per eligible zone (``kswapd_shrink_node``), and between
+   passes stops if the node is balanced (any eligible zone over HIGH plus boost for order
+   0, as ``pgdat_balanced``); then it sleeps and the boost is cleared.
 
 The page cache is one FIFO per node (least recently *inserted* first: exact LRU for a
 streaming read over a working set larger than RAM, which is what the scenarios model).

@@ -15,9 +15,10 @@ balanced, direct reclaim in batches), but allocates in bulk:
   per 1024 pages, or the block mix that the scenario's long-lived pins leave (computed once
   from the pin spacing) - as soon as enough of them have been reclaimed in a zone (pages
   waiting for a block sit on the order-0 list meanwhile); blocks freed at the end of a
-  lifetime (network buffers, slab pages) go back at their own order without merging;
-* **interleaving**: each sub-step's work is done in 4 proportional rounds instead of
-  batches of 16 allocations.
+  lifetime (network buffers, slab pages) go back at their own order without merging.
+
+The interleaving of actors (rounds per sub-step) and kswapd's passes are the exact
+engine's, so where block availability does not decide, both engines give the same numbers.
 
 ``docs/simulation.md`` gives the measured agreement with ``exact`` on every shipped scenario.
 """
