@@ -125,8 +125,10 @@ def timeline(
     elif use_uptime and known and known[-1] - known[0] <= CONTIGUOUS_HOURS_MAX:
         known = list(range(known[0], known[-1] + 1))
     if use_clock:
-        yearless = any(k.year == YEARLESS for k in known)
-        labels = [k.strftime("%b %d %H:%M" if yearless else "%Y-%m-%d %H:%M") for k in known]
+        # Syslog stamps print no year: those hours are labelled without one (and sort before
+        # stamps that have a year).
+        labels = [k.strftime("%b %d %H:%M" if k.year == YEARLESS else "%Y-%m-%d %H:%M")
+                  for k in known]
         axis = "hour (log time)"
     elif use_uptime:
         labels = [f"{k}-{k + 1} h" for k in known]
