@@ -350,3 +350,12 @@ def test_mangled_saved_data_is_a_page_or_one_line(tmp_path, mutate):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert (tmp_path / "r.html").exists() == (result.returncode == 0)
+
+
+def test_timeline_labels_syslog_hours_without_a_year():
+    from minfree.outputs.html_report import clock_time, timeline
+
+    syslog = clock_time(None, "Jul 15 03:01:26")
+    tl = timeline([(1, syslog, None), (0, dt.datetime(2020, 8, 30, 17, 5), None)], [])
+    assert tl["buckets"] == ["Jul 15 03:00", "2020-08-30 17:00"]
+    assert tl["failures_by_order"] == {0: [0, 1], 1: [1, 0]}
