@@ -44,6 +44,17 @@ EVENT_STYLE: Mapping[str, tuple[str, str, str]] = {
 }
 
 
+#: Screen-reader names of the charts (``aria-label``), by chart name.
+CHART_LABELS: Mapping[str, str] = {
+    "timeline": "page allocation failures per hour by order, with related events",
+    "zones": "free memory of each zone against its min, low and high watermarks",
+    "heatmap": "free blocks per order and zone",
+    "fragmentation": "fragmentation index per order and zone",
+    "sweep": "simulated atomic failures against vm.min_free_kbytes",
+    "ratio": "hosts by ratio of min_free_kbytes to the doctor's target",
+}
+
+
 def order_style(order: int) -> tuple[str, str]:
     """(colour, hatch) of an allocation order: colour and pattern both change per order."""
     index = max(order, 0) if order is not None else 0
@@ -87,8 +98,9 @@ def svg_text(fig: Any, name: str) -> str:
     text = buffer.getvalue()
     start = text.find("<svg")
     text = text[start:]
-    text = re.sub(r"<svg ", f'<svg id="chart-{name}" data-chart="{name}" role="img" ', text,
-                  count=1)
+    label = CHART_LABELS.get(name, name)
+    text = re.sub(r"<svg ", f'<svg id="chart-{name}" data-chart="{name}" role="img" '
+                  f'aria-label="{label}" ', text, count=1)
     return text
 
 
