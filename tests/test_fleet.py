@@ -267,6 +267,7 @@ def test_bad_arguments_exit_2(args):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_one_line_exit_2():
     result = minfree("fleet", str(SCENARIOS / "healthy"), "--scheduler",
                      f"tcp://127.0.0.1:{_free_port()}", timeout=120)
