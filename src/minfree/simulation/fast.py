@@ -727,25 +727,28 @@ def run_fast(
                                     if window != cur_window:
                                         cur_window = window
                                         in_window = 0
-                                    for _ in range(n):
-                                        if in_window < report_burst and n_snaps < snap_tick.shape[0]:
-                                            in_window += 1
-                                            snap_tick[n_snaps] = t
-                                            snap_actor[n_snaps] = a
-                                            snap_suppressed[n_snaps] = suppressed
-                                            snap_cause[n_snaps] = cause
-                                            suppressed = 0
-                                            for z in range(nz):
-                                                snap_zfree[n_snaps, z] = zfree[z]
-                                                snap_boost[n_snaps, z] = boost[z]
-                                                snap_cache[n_snaps, z] = cache_pages[z]
-                                                snap_anon[n_snaps, z] = anon_pages[z] + pinned_pages[z]
-                                                snap_held[n_snaps, z] = held_pages[z]
-                                                for o in range(NR_ORDERS):
-                                                    snap_nrfree[n_snaps, z, o] = nr_free[z, o]
-                                            n_snaps += 1
-                                        else:
-                                            suppressed += 1
+                                    left = n
+                                    while left > 0:
+                                        if in_window >= report_burst or n_snaps >= snap_tick.shape[0]:
+                                            # the rest of this window is rate-limited away
+                                            suppressed += left
+                                            break
+                                        left -= 1
+                                        in_window += 1
+                                        snap_tick[n_snaps] = t
+                                        snap_actor[n_snaps] = a
+                                        snap_suppressed[n_snaps] = suppressed
+                                        snap_cause[n_snaps] = cause
+                                        suppressed = 0
+                                        for z in range(nz):
+                                            snap_zfree[n_snaps, z] = zfree[z]
+                                            snap_boost[n_snaps, z] = boost[z]
+                                            snap_cache[n_snaps, z] = cache_pages[z]
+                                            snap_anon[n_snaps, z] = anon_pages[z] + pinned_pages[z]
+                                            snap_held[n_snaps, z] = held_pages[z]
+                                            for o in range(NR_ORDERS):
+                                                snap_nrfree[n_snaps, z, o] = nr_free[z, o]
+                                        n_snaps += 1
                 for z in range(nz):
                     if zfree[z] < lowest_free[z]:
                         lowest_free[z] = zfree[z]

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from minfree.errors import UsageError
@@ -152,6 +153,7 @@ def _bursty_rate(rng: np.random.Generator, ticks: int, tick_s: float, base_per_s
     return rate
 
 
+@numba.njit(cache=True)
 def _napi(arrivals: np.ndarray, capacity_per_tick: int, ring: int) -> tuple[np.ndarray, int]:
     """Packets processed (and buffers refilled) per tick under a NAPI budget and a ring.
 
@@ -160,7 +162,7 @@ def _napi(arrivals: np.ndarray, capacity_per_tick: int, ring: int) -> tuple[np.n
     backlog = 0
     dropped = 0
     for t in range(len(arrivals)):
-        backlog += int(arrivals[t])
+        backlog += arrivals[t]
         if backlog > ring:
             dropped += backlog - ring
             backlog = ring
