@@ -341,3 +341,51 @@ def test_simulate_safe_reserve_from_a_real_bundle_and_observed_failures():
     doc = result.as_dict()
     assert doc["engine"] == "fast"
     assert len(doc["max_failures"]) == len(points)
+
+
+# -- eras and the boost stand-in -------------------------------------------------------------
+
+@pytest.mark.parametrize("release", ["3.10.0-1160.el7.x86_64", "4.14.5", "5.15.0", "6.12.0"])
+def test_engines_agree_in_every_check_era(release):
+    host = dataclasses.replace(TINY_HOST, release=release)
+    scenario = parse_scenario(tiny_scenario(burst=300000, lifetime=30, mtu=9000, accept=900))
+    exact = simulate(host, scenario, min_free_kbytes=2048, engine="exact")
+    fast = simulate(host, scenario, min_free_kbytes=2048, engine="fast")
+    assert exact.atomic_failures > 0
+    assert _close(exact.atomic_failures, fast.atomic_failures, 0.25, 50)
+    assert set(exact.failures_by_order) <= {1, 2}
+
+
+def test_watermark_boost_stand_in_only_from_5_0():
+    # headroom in whole order-10 blocks, so that atomic allocations split pageblocks
+    text = tiny_scenario(burst=300000, lifetime=30).replace(
+        "initial_free_above_high_mib = 1", "initial_free_above_high_mib = 64")
+    text += "\n[reclaim]\nwatermark_boost = true\n"
+    scenario = parse_scenario(text)
+    big = SimHost(label="boost", zones=(SimZone(0, "DMA32", 1, 16384),
+                                        SimZone(0, "Normal", 2, 262144)), release="5.15.0")
+    boosted = simulate(big, scenario, min_free_kbytes=4096, engine="exact")
+    assert boosted.boost_events > 0
+    assert boosted.samples_boost.max() > 0
+    # a boost never exceeds watermark_boost_factor x HIGH (boost_watermark())
+    high = max(z.high_pages for z in boosted.zones)
+    assert boosted.samples_boost.max() <= max(512, high * 15000 // 10000)
+    old = simulate(dataclasses.replace(big, release="4.19.0"), scenario, min_free_kbytes=4096,
+                   engine="exact")
+    assert old.boost_events == 0
+    off = simulate(big, parse_scenario(tiny_scenario(burst=300000, lifetime=30)),
+                   min_free_kbytes=4096, engine="exact")
+    assert off.boost_events == 0
+
+
+def test_host_from_a_bundle_without_release_says_so():
+    from conftest import FIXTURES
+    from minfree.simulation.host import host_from_snapshot
+    from minfree.sources.root import open_root
+    from minfree.sources.snapshot import read_snapshot
+
+    snapshot = read_snapshot(open_root(FIXTURES / "roots" / "pcp-meminfo-root-002-numa2"))
+    host = host_from_snapshot(snapshot, label="bundle")
+    assert {z.node for z in host.zones} == {0, 1}
+    if snapshot.release is None:
+        assert host.notes

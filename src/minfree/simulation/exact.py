@@ -103,6 +103,8 @@ def run_exact(
     n_actors = a_counts.shape[0]
     ticks = a_counts.shape[1]
     boost = np.zeros(nz, dtype=np.int64)
+    # largest boost within the current sample window (boosts are often shorter than it)
+    window_boost = np.zeros(nz, dtype=np.int64)
     cache_pages = np.zeros(nz, dtype=np.int64)
     anon_pages = np.zeros(nz, dtype=np.int64)
     held_pages = np.zeros(nz, dtype=np.int64)
@@ -392,6 +394,8 @@ def run_exact(
                                             if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
                                                     and src >= pageblock_order and src > order):
                                                 boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
+                                                if boost[z] > window_boost[z]:
+                                                    window_boost[z] = boost[z]
                                                 stats[ST_BOOST_EVENTS] += 1
                                                 kswapd_awake[zone_node[z]] = 1
                                             break
@@ -429,6 +433,8 @@ def run_exact(
                                                         and src >= pageblock_order and src > order):
                                                     boost[z] = min(boost[z] + pageblock_pages,
                                                                    max_boost[z])
+                                                    if boost[z] > window_boost[z]:
+                                                        window_boost[z] = boost[z]
                                                     stats[ST_BOOST_EVENTS] += 1
                                                 break
                                 if got >= 0:
@@ -540,7 +546,8 @@ def run_exact(
         if (t + 1) % sample_ticks == 0 and sample_idx < samples_free.shape[0]:
             for z in range(nz):
                 samples_free[sample_idx, z] = window_min[z]
-                samples_boost[sample_idx, z] = boost[z]
+                samples_boost[sample_idx, z] = max(window_boost[z], boost[z])
+                window_boost[z] = 0
                 window_min[z] = zfree[z]
             for node in range(n_nodes):
                 samples_kswapd[sample_idx, node] = kswapd_awake[node]

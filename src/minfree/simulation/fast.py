@@ -11,10 +11,10 @@ balanced, direct reclaim in batches), but allocates in bulk:
   one after another follows from the check's ``spare_pages`` (order > 0 on the pre-4.4
   eras, whose check also reads lower-order counts, goes one block at a time);
 * **freeing** is where it departs: without frame numbers it cannot know whether a block's
-  buddy is free. Reclaimed cache pages are returned as whole blocks - one order-10 block
-  per 1024 pages, or the block mix that the scenario's long-lived pins leave (computed once
-  from the pin spacing) - as soon as enough of them have been reclaimed in a zone (pages
-  waiting for a block sit on the order-0 list meanwhile); blocks freed at the end of a
+  buddy is free. Reclaimed cache pages come back merged as consecutive pages merge: the
+  pages of the order-10 chunk being reclaimed as the binary decomposition of their count,
+  or, with long-lived pins, the block mix the pin spacing leaves (computed once) as soon as
+  a pattern chunk is back (pages waiting sit on the order-0 list); blocks freed at the end of a
   lifetime (network buffers, slab pages) go back at their own order without merging.
 
 The interleaving of actors (rounds per sub-step) and kswapd's passes are the exact
@@ -156,9 +156,36 @@ def _node_balanced(
 
 @numba.njit(**_NJIT)
 def _return_cache_pages(nr_free, zfree, acc, z, pages, chunk_pages, chunk_blocks):
-    """Reclaimed cache pages go back to zone ``z``: on the order-0 list until a whole chunk
-    has been reclaimed, then as the chunk's blocks (order 10, or the pinned pattern)."""
+    """Reclaimed cache pages go back to zone ``z``.
+
+    Pages reclaimed one after another from the LRU were allocated one after another, so
+    they merge as they come back. Without pins, the pages of the chunk being reclaimed are
+    kept as the binary decomposition of their count (what consecutive aligned pages merge
+    into) until a whole order-10 block is back; with pins, they wait on the order-0 list
+    until a whole pattern chunk is back, which then becomes the pattern's blocks. Parked
+    blocks may have been allocated meanwhile; the parked count shrinks accordingly."""
     zfree[z] += pages
+    if chunk_pages == (1 << (NR_ORDERS - 1)):
+        # take the parked blocks back out (those still there), then re-add the new count
+        parked = acc[z]
+        b = 0
+        while parked >> b:
+            if (parked >> b) & 1:
+                if nr_free[z, b] > 0:
+                    nr_free[z, b] -= 1
+                else:
+                    acc[z] -= 1 << b  # allocated meanwhile: no longer parked
+            b += 1
+        acc[z] += pages
+        while acc[z] >= chunk_pages:
+            acc[z] -= chunk_pages
+            nr_free[z, NR_ORDERS - 1] += 1
+        b = 0
+        while acc[z] >> b:
+            if (acc[z] >> b) & 1:
+                nr_free[z, b] += 1
+            b += 1
+        return
     nr_free[z, 0] += pages
     # pages parked on the order-0 list may have been allocated meanwhile
     if acc[z] > nr_free[z, 0] - pages:
@@ -303,6 +330,8 @@ def run_fast(
         zfree[z] = n
     acc = np.zeros(nz, dtype=np.int64)
     boost = np.zeros(nz, dtype=np.int64)
+    # largest boost within the current sample window (boosts are often shorter than it)
+    window_boost = np.zeros(nz, dtype=np.int64)
     cache_pages = np.zeros(nz, dtype=np.int64)
     anon_pages = np.zeros(nz, dtype=np.int64)
     held_pages = np.zeros(nz, dtype=np.int64)
@@ -696,6 +725,8 @@ def run_fast(
                                             and src > order
                                         ):
                                             boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
+                                            if boost[z] > window_boost[z]:
+                                                window_boost[z] = boost[z]
                                             stats[9] += 1
                                             if phase == 0:
                                                 kswapd_awake[zone_node[z]] = 1
@@ -806,7 +837,8 @@ def run_fast(
         if (t + 1) % sample_ticks == 0 and sample_idx < samples_free.shape[0]:
             for z in range(nz):
                 samples_free[sample_idx, z] = window_min[z]
-                samples_boost[sample_idx, z] = boost[z]
+                samples_boost[sample_idx, z] = max(window_boost[z], boost[z])
+                window_boost[z] = 0
                 window_min[z] = zfree[z]
             for node in range(n_nodes):
                 samples_kswapd[sample_idx, node] = kswapd_awake[node]

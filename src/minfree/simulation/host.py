@@ -12,10 +12,10 @@ node's memory reserved by firmware and the kernel.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 from minfree.errors import UsageError
+from minfree.kernel.min_free import thp_mode
 from minfree.model.zone import Zone
 
 
@@ -131,45 +131,30 @@ def host_from_snapshot(snapshot, label: str = "snapshot") -> SimHost:
         zones.append(SimZone(zone.node, zone.name, zone.index, int(managed or 0)))
     if not any(z.managed_pages for z in zones):
         raise UsageError(f"{label}: no zone with managed pages (is /proc/zoneinfo missing?)")
-    sysctl = dict(getattr(snapshot, "sysctl", {}) or {})
-
-    def _int(key: str, default: int | None) -> int | None:
-        try:
-            return int(str(sysctl[key]).split()[0])
-        except (KeyError, ValueError, IndexError):
-            return default
-
-    ratio_text = sysctl.get("vm.lowmem_reserve_ratio")
-    ratio = (256, 256, 32, 0, 0)
-    if ratio_text:
-        with contextlib.suppress(ValueError):
-            ratio = tuple(int(x) for x in str(ratio_text).split())
     interfaces = []
     for nic in getattr(snapshot, "interfaces", ()) or ():
         mtu = getattr(nic, "mtu", None) or getattr(nic, "mtu_bytes", None)
         if mtu:
             interfaces.append(SimInterface(nic.name, int(mtu), getattr(nic, "speed_mbps", None),
                                            getattr(nic, "rx_queues", None)))
-    release = snapshot.release.text if getattr(snapshot, "release", None) else "5.15.0"
+    notes: tuple[str, ...] = ()
+    if getattr(snapshot, "release", None):
+        release = snapshot.release.text
+    else:
+        release = "5.15.0"
+        notes = ("kernel release unknown: 5.15 behaviour assumed",)
     return SimHost(
         label=label,
         zones=tuple(zones),
         release=release,
         page_size_bytes=int(getattr(snapshot, "page_size_bytes", 4096) or 4096),
-        thp_enabled=_thp_mode(getattr(snapshot, "thp_enabled", None)),
+        thp_enabled=thp_mode(getattr(snapshot, "thp_enabled", None)) or "never",
         interfaces=tuple(interfaces),
-        current_min_free_kbytes=_int("vm.min_free_kbytes", None),
-        watermark_scale_factor=_int("vm.watermark_scale_factor", 10) or 10,
-        watermark_boost_factor=_int("vm.watermark_boost_factor", 15000) or 0,
-        lowmem_reserve_ratio=ratio,
+        current_min_free_kbytes=snapshot.min_free_kbytes,
+        watermark_scale_factor=snapshot.watermark_scale_factor or 10,
+        watermark_boost_factor=(15000 if snapshot.watermark_boost_factor is None
+                                else snapshot.watermark_boost_factor),
+        lowmem_reserve_ratio=snapshot.lowmem_reserve_ratio or (256, 256, 32, 0, 0),
         pageblock_order=int(getattr(snapshot, "pageblock_order", None) or 9),
+        notes=notes,
     )
-
-
-def _thp_mode(text: str | None) -> str:
-    """``always [madvise] never`` -> ``madvise``; unknown -> ``never``."""
-    if not text:
-        return "never"
-    if "[" in text:
-        return text.split("[", 1)[1].split("]", 1)[0]
-    return text.strip()
