@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES
 from minfree.analysis.failure_report import scan_logs
@@ -176,3 +179,10 @@ def test_bad_file_found_in_a_directory_is_a_note_not_a_failure(tmp_path):
     # Named explicitly, the same file is the user's error.
     with pytest.raises(SourceError, match="truncated gzip"):
         scan_logs([str(varlog / "kern.log.2.gz")])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=3000), st.sampled_from([b"", b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh9"]))
+def test_decompression_of_garbage_raises_only_source_error(data, magic):
+    with contextlib.suppress(SourceError):
+        b"".join(logs.decompressed(iter([magic + data]), "g"))

@@ -64,8 +64,10 @@ MAX_REPORT_LINES = 5000
 
 _HEADER_PHRASE = "page allocation failure"
 _ORDER = re.compile(r"order[:=]\s?(\d{1,3})\b", re.ASCII)
-_MODE = re.compile(r"mode:\s?(0x[0-9a-fA-F]{1,16})(?:\(([^)]*)\))?", re.ASCII)
-_GFP = re.compile(r"gfp(?:_mask)?=\s?(0x[0-9a-fA-F]{1,16})(?:\(([^)]*)\))?", re.ASCII)
+# Every pattern here is linear in the line length (no nested or overlapping quantifiers):
+# a hostile line must not cost seconds of backtracking.
+_MODE = re.compile(r"mode:\s?(0x[0-9a-fA-F]{1,16})(?:\(([^()\n]{0,512})\))?", re.ASCII)
+_GFP = re.compile(r"gfp(?:_mask)?=\s?(0x[0-9a-fA-F]{1,16})(?:\(([^()\n]{0,512})\))?", re.ASCII)
 _NODE_LIST = r"\d[\d\-]*(?:,\d[\d\-]*)*"
 _NODEMASK = re.compile(rf"nodemask=(\(null\)|{_NODE_LIST})", re.ASCII)
 _CPUSET = re.compile(r"cpuset=([^,\s]*)", re.ASCII)
@@ -78,7 +80,7 @@ _CPU_LINE = re.compile(
 _PID_LINE = re.compile(r"^Pid: (\d+), comm: (.*?) (Not tainted|Tainted:)()\s*(.*)$", re.ASCII)
 _RELEASE_TOKEN = re.compile(r"(?:^|\s)(\d+\.\d+(?:\.\d+)?[\w.+~\-]*)(?=\s|$)", re.ASCII)
 _LINUX_VERSION = re.compile(r"Linux version (\d+\.\d+\S*)", re.ASCII)
-_SUPPRESSED = re.compile(r"(\S+): (\d+) callbacks suppressed", re.ASCII)
+_SUPPRESSED = re.compile(r"(\S{1,64}): (\d{1,12}) callbacks suppressed", re.ASCII)
 _SUPPRESSED_FUNCS = ("warn_alloc", "warn_alloc_failed")
 
 _CONTEXT_MARK = re.compile(r"<(/?)(IRQ|NMI|EOI|TASK|SOFTIRQ|EOE)>", re.ASCII)
@@ -96,7 +98,7 @@ _REGISTER_LINE = re.compile(
     r"Code|PC is at|LR is at|pc|lr|sp|psr|pstate|x\d+|r\d+|Flags|Control|Table|DAC|ORIG_RAX|NIP|MSR|"
     r"CFAR|IRQMASK|GPR\d\d|epc|ra|Status|Cause|BadVA|PrId|Modules linked in|Exception stack)\b",
     re.ASCII)
-_HEXISH = re.compile(r"^[>\s]*(?:[0-9a-fA-F]{2,16}[\s:<>()]*)+$", re.ASCII)
+_HEXISH = re.compile(r"^[>\s]*[0-9a-fA-F]{2,}(?:[\s:<>()]+[0-9a-fA-F]{2,})*[\s:<>()]*$", re.ASCII)
 _BODY_MISC = re.compile(
     r"^(?:Call [Tt]race:|Backtrace:|Stack:|Workqueue:|Hardware name:|Function entered at|"
     r"Tainted: \[|\(\.\.\.snipped\.\.\.\)|\[\.\.\.\]|\.{3,}|---\[ end|Sched_clock|"
@@ -565,7 +567,12 @@ def parse_kernel_log(text: str, source: str = "<text>") -> ParsedLog:
     """Parse a whole text (convenience for tests and small inputs)."""
     parser = KernelLogParser(source)
     items: list[FailureReport | RelatedEvent] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only, as for the kernel and the byte scanner (str.splitlines would
+    # also split at vertical tabs, form feeds and Unicode separators).
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, 1):
         parser.feed(number, line)
         items.extend(parser.drain())
     items.extend(parser.finish())

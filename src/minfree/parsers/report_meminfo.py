@@ -39,10 +39,11 @@ _HUGE = re.compile(
     r"^(?:Node (\d+) )?hugepages_total=(\d+) hugepages_free=(\d+) hugepages_surp=(\d+) "
     r"hugepages_size=(\d+)kB", re.ASCII)
 _NODE_LINE = re.compile(r"^Node (\d+) (active_anon|Active|active):", re.ASCII)
-_PAGE_PAIRS = re.compile(r"^(?:\s*[A-Za-z_][\w()]*:\s?\d+)+\s*$", re.ASCII)
+# Pairs separated by blanks: one way to split a line, so matching stays linear.
+_PAGE_PAIRS = re.compile(r"^\s*[A-Za-z_][\w()]*:\s?\d+(?:\s+[A-Za-z_][\w()]*:\s?\d+)*\s*$", re.ASCII)
 _PAGE_PAIR = re.compile(r"([A-Za-z_][\w()]*):\s?(\d+)", re.ASCII)
-_KB_PAIRS_ONLY = re.compile(
-    r"^(?:\s*(?:[A-Za-z_][\w()]*:\s?(?:\d+[kK]B|\d+)|all_unreclaimable\? (?:yes|no)))+\s*$", re.ASCII)
+_KB_TOKEN = r"(?:[A-Za-z_][\w()]*:\s?\d+(?:[kK]B)?|all_unreclaimable\? (?:yes|no))"
+_KB_PAIRS_ONLY = re.compile(rf"^\s*{_KB_TOKEN}(?:\s+{_KB_TOKEN})*\s*$", re.ASCII)
 #: Names of the global counter lines (pages) in every era; a line of name:number pairs
 #: with none of them is something else (ARM register dumps look alike).
 _GLOBAL_NAMES = frozenset((
