@@ -42,7 +42,7 @@ def test_decoder_reproduces_every_printed_mode_from_hex_and_release():
     ("038.log", "network-receive", "interrupt"),  # IRQ section wins over the syscall below it
     ("040.log", "network-receive", "interrupt"),
     ("018.log", "dma-coherent", "process"),
-    ("054.log", "dma-coherent", "interrupt"),  # swapper/0 at boot
+    ("054.log", "dma-coherent", "process"),  # "swapper/0" with PID 1: init at boot, not idle
     ("042.log", "syscall", "process"),
     ("050.log", "block-filesystem", "process"),
     ("036.log", "slab-refill", "process"),
@@ -105,6 +105,16 @@ def test_verdict_constrained_by_nodemask():
     assert analysed.verdict.kind == "constrained"
     assert "node(s) 1" in analysed.verdict.reason
     assert "cpuset or nodemask" in analysed.advice
+
+
+def test_advice_for_dma_zone_and_tcp_accept():
+    dma = analyze_report(_reports("054.log")[0])
+    assert dma.verdict.kind == "reserve-exhausted"
+    assert "less than the 4096 kB block" in dma.verdict.reason
+    assert "coherent_pool=" in dma.advice
+    asd = analyze_report(_reports("039.log")[1])
+    assert "socket's slab" in asd.advice
+    assert "MTU" not in asd.advice
 
 
 def test_verdict_unknown_without_meminfo_says_so():

@@ -305,8 +305,8 @@ def _interrupt(report: FailureReport, segment: list[TraceFrame]) -> bool | None:
     if any(f.function.split(".", 1)[0].startswith(_INTERRUPT_NAMES) for f in segment):
         return True
     process = report.process or ""
-    if process.startswith(("swapper", "ksoftirqd")):
-        return True  # the idle task never allocates itself; ksoftirqd runs softirqs
+    if process.startswith("ksoftirqd") or (process.startswith("swapper") and report.pid in (None, 0)):
+        return True  # the idle task (pid 0) never allocates itself; ksoftirqd runs softirqs
     if segment:
         return False
     return None
@@ -563,13 +563,22 @@ def advise(report: FailureReport, decoding: GfpDecoding | None, context: Context
     if verdict.kind == "constrained":
         return ("The cpuset or nodemask kept this allocation off nodes that had free memory: "
                 "widen mems_allowed or spread the workload's memory over the nodes.")
+    if verdict.zones and all(z.zone == "DMA" for z in verdict.zones):
+        text = ("Only the small DMA zone can serve this mode, so a larger vm.min_free_kbytes does "
+                "not help: the request itself must shrink")
+        if context.kind == "dma-coherent":
+            text += " (for the boot-time DMA atomic pool, the coherent_pool= boot parameter)"
+        return text + "."
     if verdict.kind == "fragmented" or (verdict.kind == "unknown" and order > 0 and verdict.inferred):
         lead = (f"Free memory existed but not in order-{order} blocks" if verdict.kind == "fragmented"
                 else f"Order-{order} failures usually mean no free block that large")
         text = (f"{lead}: raise vm.min_free_kbytes "
                 "(and vm.watermark_scale_factor) so kswapd and compaction keep larger blocks free")
-        if context.kind in ("network-receive", "network-transmit", "tcp-accept"):
+        if context.kind in ("network-receive", "network-transmit"):
             text += ", or make the driver use order-0 pages (smaller MTU or RX buffer size)."
+        elif context.kind == "tcp-accept":
+            text += ("; new TCP connections need this block for the socket's slab, so bursts "
+                     "of accepts fail first.")
         else:
             text += "; `minfree recommend` sizes the reserve for this host."
         return text
