@@ -169,6 +169,8 @@ def test_three_line_header_and_wrapped_cpu_line():
     assert (report.process, report.cpuset, report.mems_allowed) == ("CPU 0/KVM", "emulator", "1")
     assert report.kernel_release == "5.8.5-arch1-1"
     assert report.taint == "P OE"
+    assert report.hardware == ("To Be Filled By O.E.M. To Be Filled By O.E.M./X399 Phantom Gaming 6, "
+                               "BIOS P1.10 11/15/2018")
 
 
 def test_underscore_for_star_and_rsyslog_escapes():

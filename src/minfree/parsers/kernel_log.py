@@ -154,6 +154,8 @@ class _ReportBuilder:
         self.since_header = 0
         self.cpu_line_pending: str | None = None
         self.hardware_pending = False
+        self.hardware_wrapped_hint = False
+        self.wrapped = False
         self.process: str | None = None
         self.comm_from_cpu_line: str | None = None
         self.suppressed: int | None = None
@@ -197,6 +199,8 @@ class _ReportBuilder:
         self.since_header += 1
         if self.lines >= MAX_REPORT_LINES:
             return False
+        # A line without the prefix its report's lines carry was wrapped by a mail client.
+        self.wrapped = self.prefix.had_prefix and not prefix.had_prefix
         recognised = self._classify(text, message)
         if recognised:
             self.last_line = line_no
@@ -228,7 +232,7 @@ class _ReportBuilder:
                 return True
         if self.hardware_pending:
             self.hardware_pending = False
-            if not self._looks_structured(text):
+            if (self.wrapped or self.hardware_wrapped_hint) and not self._looks_structured(text):
                 self.hardware = f"{self.hardware} {text}".strip()
                 return True
         first = text[0]
@@ -252,7 +256,8 @@ class _ReportBuilder:
         if first == "H" and text.startswith("Hardware name:"):
             if self.hardware is None:
                 self.hardware = text[len("Hardware name:"):].strip()
-                self.hardware_pending = message.endswith(" ") or len(text) >= 70
+                self.hardware_pending = True
+                self.hardware_wrapped_hint = message.endswith(" ") or len(text) >= 70
             return True
         if "cpuset=" in text and "mems_allowed=" in text and "nodemask" not in text:
             match = _CPUSET_LINE.match(text)
