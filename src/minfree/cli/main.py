@@ -77,11 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("minfree: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader (e.g. `| head`) went away: not an error worth a traceback.
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        except Exception:
-            pass
+        # The reader (e.g. `| head`) went away: not an error worth a traceback. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again (the recipe of
+        # the Python docs, "Note on SIGPIPE").
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
 
 
