@@ -135,6 +135,12 @@ def test_simulation_agrees_with_this_kernel(vm_sysctl_writer):
             # something else freed memory meanwhile (another test dropping caches?): the
             # cache must fill RAM before the anonymous load starts, so read once more
             fill_s += _fill_cache(path, fill_bytes)
+        # start from a quiet kernel: wait until kswapd has finished with the fill
+        for _ in range(40):
+            steal = _vmstat().get("pgsteal_kswapd", 0)
+            time.sleep(0.5)
+            if _vmstat().get("pgsteal_kswapd", 0) == steal:
+                break
         before = _vmstat()
         meminfo = _meminfo()
         zones0 = _zones()
