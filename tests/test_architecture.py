@@ -82,11 +82,7 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("analysis/diagnosis.py", "minfree.sources.snapshot"),
     ("analysis/diagnosis.py", "minfree.parsers.vmstat"),
     ("analysis/diagnosis.py", "minfree.parsers.aerospike_conf"),
-    # SCAN (analysis/failure_report.py, still in progress): scan_logs() discovers and reads
-    # log files and parses them. Resolution: move the reading entry point (scan_logs) to
-    # sources/logs.py or a thin orchestration module; keep the verdicts pure in analysis.
-    ("analysis/failure_report.py", "minfree.parsers.kernel_log"),
-    ("analysis/failure_report.py", "minfree.sources.logs"),
+    ("analysis/diagnosis.py", "minfree.sources.kernel_logs"),
 })
 
 

@@ -13,11 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from minfree.analysis.failure_report import scan_logs
+from minfree.analysis.failure_report import explain_scan
 from minfree.errors import SourceError
 from minfree.sources import logs
+from minfree.sources.kernel_logs import read_failure_reports
 
 REPORTS = FIXTURES / "kernel-logs" / "reports"
+
+
+def scan(inputs=None, *, all_logs=False):
+    """A whole scan: read the logs (sources), then explain the reports (analysis)."""
+    return explain_scan(read_failure_reports(inputs, all_logs=all_logs))
 
 
 def _join(log_input) -> bytes:
@@ -75,7 +81,7 @@ def test_directory_discovery_patterns(tmp_path):
 
 def test_folder_of_saved_logs_falls_back_to_dot_log_files(tmp_path):
     (tmp_path / "incident-node3.log").write_bytes((REPORTS / "048.log").read_bytes())
-    result = scan_logs([str(tmp_path)])
+    result = scan([str(tmp_path)])
     assert result.failures == 1
 
 
@@ -84,7 +90,7 @@ def test_scan_logs_accepts_a_root(tmp_path):
 
     (tmp_path / "sos_commands" / "kernel").mkdir(parents=True)
     (tmp_path / "sos_commands" / "kernel" / "dmesg").write_bytes((REPORTS / "054.log").read_bytes())
-    result = scan_logs([open_root(tmp_path)])
+    result = scan([open_root(tmp_path)])
     assert result.failures == 1
     assert result.reports[0].report.source.endswith("sos_commands/kernel/dmesg")
 
@@ -92,7 +98,7 @@ def test_scan_logs_accepts_a_root(tmp_path):
 def test_scan_logs_accepts_log_inputs():
     data = (REPORTS / "022.log").read_bytes()
     source = logs.LogInput(label="custom", kind="file", open=lambda: iter([data]))
-    result = scan_logs([source])
+    result = scan([source])
     assert result.failures == 1
     assert result.reports[0].report.source == "custom"
 
@@ -153,7 +159,7 @@ def test_dmesg_command_fallback(monkeypatch, tmp_path):
     monkeypatch.setattr(logs.shutil, "which", lambda name: str(fake) if name == "dmesg" else None)
     source = logs.host_kernel_log()
     assert source.kind == "dmesg"
-    result = scan_logs([source])
+    result = scan([source])
     assert result.failures == 1
 
 
@@ -163,7 +169,7 @@ def test_all_logs_host_inputs_and_dedup():
     assert kinds & {"kmsg", "dmesg", "journal", "file"}
     for note in notes:
         assert "\n" not in note
-    result = scan_logs(None, all_logs=True)
+    result = scan(None, all_logs=True)
     assert len(result.sources) == len(inputs)
 
 
@@ -173,12 +179,12 @@ def test_bad_file_found_in_a_directory_is_a_note_not_a_failure(tmp_path):
     (varlog / "kern.log").write_bytes((REPORTS / "048.log").read_bytes())
     good = gzip.compress((REPORTS / "050.log").read_bytes())
     (varlog / "kern.log.2.gz").write_bytes(good[: len(good) // 2])  # cut short
-    result = scan_logs([str(tmp_path)])
+    result = scan([str(tmp_path)])
     assert result.failures >= 1
     assert any("truncated gzip" in note for note in result.notes)
     # Named explicitly, the same file is the user's error.
     with pytest.raises(SourceError, match="truncated gzip"):
-        scan_logs([str(varlog / "kern.log.2.gz")])
+        scan([str(varlog / "kern.log.2.gz")])
 
 
 @settings(max_examples=80, deadline=None)

@@ -10,14 +10,20 @@ from conftest import FIXTURES
 from minfree.analysis.failure_report import (
     analyze_report,
     classify_context,
-    scan_logs,
+    explain_scan,
     zone_indices,
     zones_from_meminfo,
 )
 from minfree.kernel.gfp import decode_gfp
 from minfree.parsers.kernel_log import parse_kernel_log
+from minfree.sources.kernel_logs import read_failure_reports
 
 REPORTS = FIXTURES / "kernel-logs" / "reports"
+
+
+def scan(inputs=None, *, all_logs=False):
+    """A whole scan: read the logs (sources), then explain the reports (analysis)."""
+    return explain_scan(read_failure_reports(inputs, all_logs=all_logs))
 
 
 def _reports(name: str):
@@ -134,7 +140,7 @@ def test_highatomic_only_free_lists_are_pointed_out():
 
 
 def test_scan_groups_and_counts(tmp_path):
-    result = scan_logs([str(REPORTS / "002.log"), str(REPORTS / "056.log"), str(REPORTS / "022.log")])
+    result = scan([str(REPORTS / "002.log"), str(REPORTS / "056.log"), str(REPORTS / "022.log")])
     assert result.failures == 3 + 5 + 1
     assert result.suppressed == 59
     top = result.groups[0]
@@ -152,9 +158,9 @@ def test_same_report_in_two_sources_counted_once(tmp_path):
     # rsyslog copy: date, host and "kernel:" in front, no uptime stamp
     lines = [line.split("] ", 1)[1] if line.startswith("[") else line for line in text.splitlines()]
     syslog_like.write_text("".join(f"Mar  1 10:00:00 host kernel: {line}\n" for line in lines))
-    result = scan_logs([str(kmsg_like), str(syslog_like)])
+    result = scan([str(kmsg_like), str(syslog_like)])
     assert result.failures == 1
     assert result.duplicates_dropped == 1
     # Two different reports in one source are both kept.
-    both = scan_logs([str(REPORTS / "002.log")])
+    both = scan([str(REPORTS / "002.log")])
     assert both.failures == 3

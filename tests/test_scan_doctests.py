@@ -13,6 +13,7 @@ MODULES = (
     "minfree.parsers.kernel_log_prefix",
     "minfree.parsers.report_meminfo",
     "minfree.sources.logs",
+    "minfree.sources.kernel_logs",
     "minfree.analysis.failure_report",
 )
 

@@ -282,8 +282,9 @@ _VERDICT = {"watermark": "reserve-exhausted", "order": "fragmented"}
     ("fragmented-cache", "6.12.0"),
 ])
 def test_emitted_log_reads_back_through_scan(tmp_path, name, release):
-    from minfree.analysis.failure_report import scan_logs
+    from minfree.analysis.failure_report import explain_scan
     from minfree.simulation.emit_log import write_log
+    from minfree.sources.kernel_logs import read_failure_reports
 
     scenario = load_scenario(name)
     host = preset_host(scenario.host)
@@ -294,7 +295,7 @@ def test_emitted_log_reads_back_through_scan(tmp_path, name, release):
     path = tmp_path / "kern.log"
     written = write_log(run, str(path), host=host, scenario=scenario)
     assert written == len(run.snapshots)
-    result = scan_logs([str(path)])
+    result = explain_scan(read_failure_reports([str(path)]))
     assert result.failures == len(run.snapshots)
     assert result.suppressed == sum(s.suppressed_before for s in run.snapshots)
     got = [(a.report.order, a.report.gfp_mask) for a in result.reports]

@@ -700,7 +700,11 @@ def collect_diagnosis(
             "proc/vmstat.2 with proc/uptime and proc/uptime.2, or --vmstat-second FILE)"))
 
     # -- logs ---------------------------------------------------------------------------
-    from minfree.analysis.failure_report import scan_logs
+    from minfree.analysis.failure_report import explain_scan
+    from minfree.sources.kernel_logs import read_failure_reports
+
+    def scan_logs(inputs: Any) -> Any:
+        return explain_scan(read_failure_reports(inputs))
 
     if logs:
         scan = scan_logs(list(logs))  # explicit paths: unreadable ones are the user's error

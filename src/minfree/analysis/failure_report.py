@@ -16,20 +16,20 @@ For each :class:`~minfree.model.report.FailureReport`:
   order and mode, and said so);
 * **advice** — one or two plain sentences.
 
-:func:`scan_logs` runs the whole scan (sources -> parser -> analysis) and groups the
-reports; ``doctor``, the exporter and the HTML report reuse it.
+:func:`explain_scan` explains and groups the reports of a
+:class:`~minfree.model.report.LogScan`, which
+:func:`minfree.sources.kernel_logs.read_failure_reports` reads from the logs: ``scan``,
+``doctor``, the exporter and the HTML report compose the two.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from minfree.errors import SourceError
-from minfree.model.report import FailureReport, MemInfoBlock, RelatedEvent, TraceFrame
+from minfree.model.report import FailureReport, LogScan, MemInfoBlock, RelatedEvent, TraceFrame
 from minfree.model.zone import Zone
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -628,120 +628,25 @@ def group_reports(reports: Sequence[AnalyzedReport]) -> tuple[ReportGroup, ...]:
     return tuple(groups)
 
 
-def report_signature(report: FailureReport) -> tuple[Any, ...]:
-    """What makes two copies of one report (e.g. in /dev/kmsg and kern.log) the same."""
-    zones = tuple((z.node, z.zone, z.free_kb) for z in report.meminfo.zones) if report.meminfo else ()
-    return (report.process, report.pid, report.cpu, report.order, report.gfp_mask,
-            tuple(f.function for f in report.trace[:24]), zones,
-            round(report.uptime_seconds, 3) if report.uptime_seconds is not None else None)
+def explain_scan(log_scan: LogScan) -> ScanResult:
+    """Explain every report of a log scan and group them: the pure half of a scan.
 
+    ``log_scan`` comes from :func:`minfree.sources.kernel_logs.read_failure_reports`
+    (which reads the logs and drops the copies of one report seen in several sources).
 
-def _signature_loose(signature: tuple[Any, ...]) -> tuple[Any, ...]:
-    # kern.log written by rsyslog may lack the uptime that /dev/kmsg has.
-    return signature[:-1]
-
-
-def scan_logs(inputs: Iterable[Any] | None = None, *, all_logs: bool = False) -> ScanResult:
-    """Scan kernel logs and explain every page allocation failure found.
-
-    ``inputs``: paths (``str``/``PathLike``; ``"-"`` is stdin; directories and bundles are
-    searched), :class:`~minfree.sources.logs.LogInput` values or
-    :class:`~minfree.sources.root.Root` values. None (or empty) means this host's ring
-    buffer; ``all_logs`` adds the host's log files and ``journalctl -k``. The same report
-    seen in several sources is counted once. Raises
-    :class:`~minfree.errors.SourceError` for unreadable inputs.
+        >>> from minfree.model.report import FailureReport, LogScan
+        >>> r = FailureReport("kern.log", 1, 1, "asd", 1, 0x20, "0x20")
+        >>> result = explain_scan(LogScan(reports=(r,), sources=("kern.log",)))
+        >>> result.failures, result.groups[0].process, result.reports[0].verdict.kind
+        (1, 'asd', 'unknown')
     """
-    from minfree.parsers.kernel_log import scan_chunks
-    from minfree.sources import logs
-
-    sources: list = []
-    notes: list[str] = []
-    paths: list[str] = []
-    for item in inputs or ():
-        if isinstance(item, logs.LogInput):
-            sources.append(item)
-        elif isinstance(item, (str, os.PathLike)):
-            paths.append(os.fspath(item))
-        elif hasattr(item, "glob") and hasattr(item, "open_binary"):
-            found = logs.root_inputs(item)
-            if not found:
-                notes.append(f"{getattr(item, 'label', item)}: no kernel log files found")
-            sources.extend(found)
-        else:
-            raise TypeError(f"cannot scan {item!r}")
-    sources.extend(logs.discover(paths))
-    if not inputs or all_logs:
-        host, host_notes = logs.host_inputs(all_logs)
-        sources.extend(host)
-        notes.extend(host_notes)
-
-    analysed: list[AnalyzedReport] = []
-    related: list[RelatedEvent] = []
-    # loose signature -> uptimes of reports from earlier sources not matched yet
-    earlier: dict[tuple, list[float | None]] = {}
-    dropped = 0
-    labels = []
-    for source in sources:
-        labels.append(source.label)
-        mine: dict[tuple, list[float | None]] = {}
-        try:
-            found = _scan_source(scan_chunks, source)
-        except SourceError as error:
-            if getattr(source, "required", True):
-                raise
-            notes.append(str(error))
-            found = getattr(error, "partial", [])
-        for item in found:
-            if not isinstance(item, FailureReport):
-                related.append(item)
-                continue
-            signature = report_signature(item)
-            loose, uptime = _signature_loose(signature), signature[-1]
-            candidates = earlier.get(loose, [])
-            match = next((k for k, other in enumerate(candidates)
-                          if other is None or uptime is None or other == uptime), None)
-            if match is not None:
-                candidates.pop(match)
-                dropped += 1
-                continue
-            mine.setdefault(loose, []).append(uptime)
-            analysed.append(analyze_report(item))
-        for loose, uptimes in mine.items():
-            earlier.setdefault(loose, []).extend(uptimes)
-    if len(sources) > 1:
-        related = _dedupe_related(related)
-    counts = Counter(e.kind for e in related)
+    analysed = tuple(analyze_report(report) for report in log_scan.reports)
     return ScanResult(
-        reports=tuple(analysed),
-        related=tuple(related),
+        reports=analysed,
+        related=log_scan.related,
         groups=group_reports(analysed),
-        sources=tuple(labels),
-        notes=tuple(notes),
-        duplicates_dropped=dropped,
-        related_counts=dict(counts),
+        sources=log_scan.sources,
+        notes=log_scan.notes,
+        duplicates_dropped=log_scan.duplicates_dropped,
+        related_counts=dict(Counter(e.kind for e in log_scan.related)),
     )
-
-
-def _scan_source(scan_chunks, source) -> list[FailureReport | RelatedEvent]:
-    """All items of one source; on a read error the items found so far ride on the error."""
-    items: list[FailureReport | RelatedEvent] = []
-    try:
-        for item in scan_chunks(source.chunks(), source.label):
-            items.append(item)
-    except SourceError as error:
-        error.partial = items  # type: ignore[attr-defined]
-        raise
-    return items
-
-
-def _dedupe_related(events: list[RelatedEvent]) -> list[RelatedEvent]:
-    kept: list[RelatedEvent] = []
-    by_source: dict[tuple, set[str]] = {}
-    for event in events:
-        key = (event.kind, event.text)
-        owners = by_source.setdefault(key, set())
-        if owners and event.source not in owners:
-            continue
-        owners.add(event.source)
-        kept.append(event)
-    return kept

@@ -26,9 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from minfree.analysis.failure_report import scan_logs
+    from minfree.analysis.failure_report import explain_scan
+    from minfree.sources.kernel_logs import read_failure_reports
 
-    result = scan_logs(args.paths or None, all_logs=args.all_logs)
+    result = explain_scan(read_failure_reports(args.paths or None, all_logs=args.all_logs))
     if args.json:
         from minfree.outputs.scan_json import render_json
 

@@ -223,3 +223,23 @@ class RelatedEvent:
     uptime_seconds: float | None = None
     victim: str | None = None
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class LogScan:
+    """What reading a set of kernel logs found, before any explanation.
+
+    ``reports`` are the page allocation failure reports in the order read, each counted once:
+    the copies of one report seen in several sources (``/dev/kmsg`` and ``kern.log``) are
+    dropped and counted in ``duplicates_dropped``. ``related`` are the related events (also
+    de-duplicated across sources), ``sources`` the labels of the logs read, ``notes`` what
+    could not be read or was skipped. Built by
+    :func:`minfree.sources.kernel_logs.read_failure_reports`; explained by
+    :func:`minfree.analysis.failure_report.explain_scan`.
+    """
+
+    reports: tuple[FailureReport, ...] = ()
+    related: tuple[RelatedEvent, ...] = ()
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    duplicates_dropped: int = 0

@@ -340,12 +340,16 @@ def collect_report_data(
     import dataclasses
 
     from minfree.analysis.diagnosis import collect_diagnosis
-    from minfree.analysis.failure_report import scan_logs
+    from minfree.analysis.failure_report import explain_scan
     from minfree.analysis.findings import evaluate
     from minfree.errors import MinfreeError
     from minfree.outputs.doctor_json import doctor_document
     from minfree.recommend import recommend
+    from minfree.sources.kernel_logs import read_failure_reports
     from minfree.sources.root import open_root
+
+    def scan_logs(inputs: Any) -> Any:
+        return explain_scan(read_failure_reports(inputs))
 
     opened = open_root(root)
     d = collect_diagnosis(opened, logs=logs, interval_s=interval_s, profile=profile,

@@ -589,10 +589,11 @@ def _failures_from_root_logs(root: Root) -> list[FailureEvent]:
 
     The scan drops the copies of one report found in several logs (dmesg and kern.log).
     """
-    from minfree.analysis.failure_report import scan_logs
+    from minfree.analysis.failure_report import explain_scan
     from minfree.errors import SourceError
+    from minfree.sources.kernel_logs import read_failure_reports
 
-    result = scan_logs([root])
+    result = explain_scan(read_failure_reports([root]))
     if not result.sources:
         raise SourceError(f"{root.label}: no kernel log files found")
     events = [failure_event(None, analysed=a) for a in result.reports]
