@@ -109,7 +109,7 @@ class TcpAccept:
     burst_interval_ms: float = 2000.0
     burst_jitter_fraction: float = 0.5
     base_connections_per_s: float = 0.0
-    objects_per_slab: int = 4
+    objects_per_slab: int = 3
     slab_order: int = 1
     lifetime_ms: float = 5000.0
     gfp: str = "GFP_ATOMIC"
