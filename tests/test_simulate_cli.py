@@ -140,3 +140,11 @@ def test_garbage_scenario_file_is_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("minfree: ")
     assert "mtu_bytes" in proc.stderr
+
+
+def test_exact_sweep_runs_in_worker_processes(capsys):
+    doc = _json(capsys, "--sweep", "64M:128M:2", "--engine", "exact", "--duration", "1",
+                "--seeds", "1")
+    assert doc["engine"] == "exact"
+    assert [r["min_free_kbytes"] for r in doc["runs"]] == [65536, 131072]
+    assert doc["runs"][0]["atomic_failures"] >= doc["runs"][1]["atomic_failures"]
