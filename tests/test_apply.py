@@ -350,15 +350,15 @@ def test_recommended_uses_minfree_recommend(tmp_path: Path, capsys: pytest.Captu
     import shutil
 
     from conftest import FIXTURES
-    from minfree.analysis.diagnosis import collect_diagnosis
     from minfree.analysis.findings import evaluate
+    from minfree.outputs.doctor_json import diagnose_root
     from minfree.recommend import recommend
 
     root = tmp_path / "classic"
     shutil.copytree(FIXTURES / "scenarios/classic-rhel7-aerospike", root, symlinks=True)
     for dirpath, _dirs, _files in os.walk(root):
         os.chmod(dirpath, 0o755)
-    diagnosis = collect_diagnosis(str(root))
+    diagnosis = diagnose_root(str(root))
     expected = next(r.recommended for r in recommend(diagnosis, evaluate(diagnosis)).recommendations
                     if r.sysctl == MFK)
     code, out, _ = _run(capsys, "apply", "--root", str(root), "--min-free-kbytes", "recommended", "--dry-run")

@@ -70,20 +70,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 #: Known violations, as (importing file relative to src/minfree, imported module). Line
 #: numbers are left out on purpose: the owners are still editing these files and the
 #: entries must not break on every unrelated edit. Each entry names who resolves it.
-ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    # analysis -> sources, transitional: resolve_boot_sysctl() still accepts a root for the
-    # doctor's call in analysis/diagnosis.py; remove once the doctor passes a collected
-    # SysctlConfigSet (see the docstring of resolve_boot_sysctl).
-    ("analysis/sysctl_boot.py", "minfree.sources.sysctl_config"),
-    # DOCTOR (analysis/diagnosis.py, still in progress): diagnose() opens the root, reads
-    # the snapshot and parses vmstat and aerospike.conf itself. Resolution: take a
-    # HostSnapshot (and parsed configuration) as input and let the CLI/fleet do the reading.
-    ("analysis/diagnosis.py", "minfree.sources.root"),
-    ("analysis/diagnosis.py", "minfree.sources.snapshot"),
-    ("analysis/diagnosis.py", "minfree.parsers.vmstat"),
-    ("analysis/diagnosis.py", "minfree.parsers.aerospike_conf"),
-    ("analysis/diagnosis.py", "minfree.sources.kernel_logs"),
-})
+ALLOWED: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

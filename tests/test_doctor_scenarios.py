@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
-from minfree.analysis.diagnosis import collect_diagnosis
 from minfree.analysis.findings import FINDING_KEYS, evaluate
-from minfree.outputs.doctor_json import doctor_document
+from minfree.outputs.doctor_json import diagnose_root, doctor_document
 
 SCENARIOS = FIXTURES / "scenarios"
 LOGS = FIXTURES / "kernel-logs" / "reports"
@@ -23,7 +22,7 @@ LOGS = FIXTURES / "kernel-logs" / "reports"
 
 @functools.cache
 def doctor(name: str, profile: str = "generic", logs: tuple[str, ...] = ()) -> dict[str, Any]:
-    d = collect_diagnosis(str(SCENARIOS / name), profile=profile, logs=list(logs) or None)
+    d = diagnose_root(str(SCENARIOS / name), profile=profile, logs=list(logs) or None)
     return doctor_document(d, evaluate(d))
 
 
@@ -177,7 +176,7 @@ def test_every_scenario_is_documented() -> None:
 
 def test_container_meminfo_is_not_mixed_with_host_zones() -> None:
     # LXD container: lxcfs meminfo says 1 GiB with 2.6 MB free; zoneinfo is the 16 GB host.
-    d = collect_diagnosis(str(FIXTURES / "roots" / "hotsos-rabbitmq-lxd-5.4.0-97"))
+    d = diagnose_root(str(FIXTURES / "roots" / "hotsos-rabbitmq-lxd-5.4.0-97"))
     doc = doctor_document(d, evaluate(d))
     assert d.memory is None
     assert not keys(doc) & {"MIN_FREE_TOO_HIGH", "CACHE_CROWDS_FREE_MEMORY"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -164,12 +165,23 @@ def test_buffer_is_a_power_of_two_that_holds_the_frame(mtu: int) -> None:
     assert size >= mtu + 14
 
 
-def test_recommend_for_root_is_what_apply_uses() -> None:
+def test_recommended_min_free_kb_is_what_apply_uses() -> None:
     from conftest import FIXTURES
-    from minfree.recommend import recommend_for_root
+    from minfree.cli.apply import recommended_min_free_kbytes
+    from minfree.errors import UsageError
+    from minfree.outputs.doctor_json import diagnose_root
+    from minfree.recommend import recommended_min_free_kb
 
     scenarios = FIXTURES / "scenarios"
-    assert recommend_for_root(str(scenarios / "classic-rhel7-aerospike")) == 201_301
-    # Nothing to change: today's value comes back, so `apply ... recommended` is a no-op.
-    assert recommend_for_root(str(scenarios / "healthy")) == 67_584
-    assert recommend_for_root(str(scenarios / "reserve-too-high")) == 67_584
+
+    def for_root(name: str) -> int | None:
+        return recommended_min_free_kb(diagnose_root(str(scenarios / name), interval_s=0.0))
+
+    assert for_root("classic-rhel7-aerospike") == 201_301
+    assert recommended_min_free_kbytes(str(scenarios / "classic-rhel7-aerospike"),
+                                       allow_high=False) == "201301"
+    # Nothing to change: today's value comes back, and `apply ... recommended` refuses.
+    assert for_root("healthy") == 67_584
+    assert for_root("reserve-too-high") == 67_584
+    with pytest.raises(UsageError, match="nothing to change"):
+        recommended_min_free_kbytes(str(scenarios / "healthy"), allow_high=False)

@@ -280,12 +280,13 @@ def test_collection_parses_every_file_it_reads(tmp_path: Path) -> None:
     assert boot.systemd.value("vm.swappiness") == "7"
 
 
-def test_resolving_a_root_directly_still_works_but_is_deprecated(tmp_path: Path) -> None:
-    """The earlier signature resolve_boot_sysctl(root), kept while callers move."""
+def test_resolving_a_root_directly_is_refused_with_the_way_to_collect_it(tmp_path: Path) -> None:
+    """The earlier signature resolve_boot_sysctl(root) is gone: analysis reads no source."""
     root = build_root(tmp_path, proc=False)
-    with pytest.warns(DeprecationWarning, match="collect_sysctl_config"):
-        boot = resolve_boot_sysctl(root)
-    assert boot == resolve_boot_sysctl(collect_sysctl_config(root))
+    for not_collected in (root, str(root), None):
+        with pytest.raises(TypeError, match="collect_sysctl_config"):
+            resolve_boot_sysctl(not_collected)
+    assert resolve_boot_sysctl(collect_sysctl_config(root)).systemd.files
 
 
 def test_late_file_name_byte_order() -> None:

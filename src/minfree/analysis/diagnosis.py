@@ -8,9 +8,10 @@ hand-checked values and on real fixtures alike. Whatever could not be read is li
 ``missing`` (a path or a check, and why) instead of raising: a partial bundle still gets a
 diagnosis, with its blind spots named.
 
-Assembly (:func:`assemble_diagnosis`) is the only part that touches the other layers'
-objects; it adapts them into the small frozen types below so that a change in another
-module's model breaks one adapter, not every rule.
+:func:`diagnose` builds it from a :class:`~minfree.model.host_inputs.HostInputs`, which
+:func:`minfree.sources.host_inputs.collect_host_inputs` reads: this module never opens a
+file. It adapts the other layers' objects into the small frozen types below so that a
+change in another module's model breaks one adapter, not every rule.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from minfree.model.host_inputs import HostInputs
 from minfree.model.zone import Zone
+
+if TYPE_CHECKING:  # pragma: no cover
+    from minfree.analysis.failure_report import ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +259,9 @@ class Diagnosis:
     #: the kernel's watermark_scale_factor upper bound for this release (1000 or 3000)
     watermark_scale_factor_max: int | None = None
     missing: tuple[MissingItem, ...] = ()
+    #: the explained log scan the failure groups come from (each report, for the views that
+    #: show them); None when the logs could not be read
+    scan: ScanResult | None = None
 
     # ---- convenience accessors used by findings and recommend -------------------------
 
@@ -432,16 +440,9 @@ def sorted_zones(zones: Sequence[Zone]) -> tuple[Zone, ...]:
 
 
 # ---------------------------------------------------------------------------------------
-# Collection: read a root (live host, directory or bundle) and its logs into a Diagnosis.
-# The other layers are imported lazily: this is the one place analysis reaches into
-# sources, so that doctor, recommend, report, fleet and the exporter share one reading.
+# Diagnosis: what the inputs read by minfree.sources.host_inputs mean, without reading.
 # ---------------------------------------------------------------------------------------
 
-#: Where a bundle keeps a second /proc/vmstat sample, and the uptimes that time it.
-SECOND_VMSTAT_PATHS: tuple[str, ...] = ("proc/vmstat.2",)
-UPTIME_PATHS: tuple[str, str] = ("proc/uptime", "proc/uptime.2")
-#: aerospike.conf locations looked for in a root when --profile aerospike has no path.
-AEROSPIKE_CONF_PATHS: tuple[str, ...] = ("etc/aerospike/aerospike.conf",)
 #: Zones holding this much more than MemTotal mean meminfo is a container's (lxcfs) view.
 #: The reverse (zones smaller) is normal while a VM initialises memory lazily.
 CONTAINER_VIEW_MARGIN = 0.10
@@ -452,11 +453,10 @@ DEFAULT_LIVE_INTERVAL_S = 3.0
 
 def _safely(component: str, missing: list[MissingItem], fn: Any, *args: Any,
             **kwargs: Any) -> Any:
-    """Run one collection step; a failure becomes a ``missing`` entry, never a crash.
+    """Run one step of the diagnosis; a failure becomes a ``missing`` entry, never a crash.
 
-    User errors (:class:`~minfree.errors.MinfreeError`) about an explicit input still
-    propagate from the callers that pass user paths; here they describe a part of the
-    host that could not be read.
+    A :class:`~minfree.errors.MinfreeError` here describes a part of the host that could not
+    be worked out (a formula refusing odd zones, a configuration that cannot be resolved).
     """
     from minfree.errors import MinfreeError
 
@@ -470,15 +470,6 @@ def _safely(component: str, missing: list[MissingItem], fn: Any, *args: Any,
         missing.append(MissingItem(component, f"could not be read ({type(error).__name__}: "
                                               f"{error})"))
     return None
-
-
-def _uptime_seconds(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return float(text.split()[0])
-    except (ValueError, IndexError):
-        return None
 
 
 def _group_failures(scan: Any) -> tuple[FailureGroup, ...]:
@@ -601,35 +592,20 @@ def boot_view(boot: Any, config_captured: bool = True) -> BootView:
                     uses_systemd=uses_systemd, config_captured=config_captured)
 
 
-def collect_diagnosis(
-    root: Any = None,
-    *,
-    logs: Sequence[str] | None = None,
-    interval_s: float | None = None,
-    profile: str = "generic",
-    aerospike_conf: str | None = None,
-    vmstat_second: str | None = None,
-    sleep: Any = None,
-) -> Diagnosis:
-    """Read a host (None = this one, a directory or a bundle) and its logs into a Diagnosis.
+def diagnose(inputs: HostInputs) -> Diagnosis:
+    """What one host's inputs mean for the rules: a pure function of what was read.
 
-    Logs: ``logs`` when given; otherwise the live host's kernel ring buffer, or the
-    bundle's own log files. A second vmstat sample comes from ``vmstat_second`` (a file),
-    else a bundle's ``proc/vmstat.2`` (timed by ``proc/uptime`` and ``proc/uptime.2``, or by
-    ``interval_s``), else on the live host from sleeping ``interval_s`` seconds and reading
-    ``/proc/vmstat`` again. Everything that could not be read is listed in ``missing``.
+    ``inputs`` come from :func:`minfree.sources.host_inputs.collect_host_inputs`. The log
+    scan is explained here (:func:`minfree.analysis.failure_report.explain_scan`) and kept
+    on the diagnosis (``scan``) for the views that show each report; the boot-time sysctl
+    values are resolved from the collected configuration. Whatever could not be read or
+    worked out is listed in ``missing``.
     """
-    import time
-
     from minfree.kernel.release import KernelRelease
-    from minfree.sources.root import open_root
-    from minfree.sources.snapshot import read_snapshot
 
     missing: list[MissingItem] = []
-    opened = root if hasattr(root, "read_text") and hasattr(root, "glob") else open_root(root)
-    snapshot = _safely("host snapshot", missing, read_snapshot, opened)
-    snapshot_done = time.monotonic()
-    label = getattr(opened, "label", None) or ("this host" if opened.is_live else str(root))
+    missing.extend(merge_missing(inputs.missing_for("snapshot")))
+    snapshot = inputs.snapshot
     release_obj = getattr(snapshot, "release", None)
     release = release_obj.text if release_obj is not None else None
     page_size = getattr(snapshot, "page_size_bytes", 4096) or 4096
@@ -646,50 +622,18 @@ def collect_diagnosis(
         memory = None
     counters = vmstat_counters(getattr(snapshot, "vmstat", None))
 
-    # -- second vmstat sample ---------------------------------------------------------
+    # -- reclaim rates from the second vmstat sample ----------------------------------------
     reclaim = None
-    second_text: str | None = None
-    second_source = None
-    live_second = None
-    measured_interval = interval_s
-    if vmstat_second is not None:
-        from pathlib import Path
-
-        try:
-            second_text = Path(vmstat_second).read_text(errors="replace")
-        except OSError as error:
-            from minfree.errors import SourceError
-
-            raise SourceError(f"cannot read {vmstat_second}: {error.strerror}") from error
-        second_source = vmstat_second
-    elif not opened.is_live:
-        for rel in SECOND_VMSTAT_PATHS:
-            if opened.exists(rel):
-                second_text = opened.read_text(rel)
-                second_source = rel
-                up1 = _uptime_seconds(opened.read_text(UPTIME_PATHS[0]))
-                up2 = _uptime_seconds(opened.read_text(UPTIME_PATHS[1]))
-                if up1 is not None and up2 is not None and up2 > up1:
-                    measured_interval = up2 - up1
-                break
-    elif interval_s and interval_s > 0 and counters:
-        from minfree.sources.snapshot import read_vmstat
-
-        (sleep or time.sleep)(interval_s)
-        live_second = read_vmstat(opened)
-        # The first sample was read inside the snapshot, just before snapshot_done.
-        measured_interval = max(interval_s, time.monotonic() - snapshot_done)
-        second_source = "/proc/vmstat (second sample)"
-    if (second_text is not None or live_second is not None) and counters:
-        from minfree.parsers.vmstat import parse_vmstat
-
-        parsed = live_second if live_second is not None else _safely(
-            f"{second_source}", missing, parse_vmstat, second_text, source=str(second_source))
-        if parsed is not None and measured_interval and measured_interval > 0:
+    second = inputs.vmstat_second
+    second_source = inputs.vmstat_second_source
+    measured_interval = inputs.interval_s
+    if (second is not None or inputs.missing_for("vmstat_second")) and counters:
+        missing.extend(merge_missing(inputs.missing_for("vmstat_second")))
+        if second is not None and measured_interval and measured_interval > 0:
             first_sample = getattr(snapshot, "vmstat", None) or counters
-            reclaim = reclaim_delta(first_sample, parsed, float(measured_interval),
+            reclaim = reclaim_delta(first_sample, second, float(measured_interval),
                                     f"proc/vmstat and {second_source}")
-        elif parsed is not None:
+        elif second is not None:
             missing.append(MissingItem("reclaim rates", f"{second_source} found but the time "
                                        "between samples is unknown (give --interval)"))
     elif not counters:
@@ -699,34 +643,29 @@ def collect_diagnosis(
             "reclaim rates", "one vmstat sample only (live: --interval SECONDS; bundle: "
             "proc/vmstat.2 with proc/uptime and proc/uptime.2, or --vmstat-second FILE)"))
 
-    # -- logs ---------------------------------------------------------------------------
+    # -- failures from the logs ---------------------------------------------------------------
     from minfree.analysis.failure_report import explain_scan
-    from minfree.sources.kernel_logs import read_failure_reports
 
-    def scan_logs(inputs: Any) -> Any:
-        return explain_scan(read_failure_reports(inputs))
-
-    if logs:
-        scan = scan_logs(list(logs))  # explicit paths: unreadable ones are the user's error
-    elif opened.is_live:
-        scan = _safely("kernel ring buffer", missing, scan_logs, None)
-    else:
-        scan = _safely("bundle logs", missing, scan_logs, [opened])
+    missing.extend(merge_missing(inputs.missing_for("logs")))
+    scan = None
     failures: tuple[FailureGroup, ...] = ()
-    if scan is not None:
+    if inputs.log_scan is not None:
+        scan = explain_scan(inputs.log_scan)
         failures = _group_failures(scan)
-        for note in getattr(scan, "notes", ()):
+        for note in scan.notes:
             missing.append(MissingItem("kernel log", note))
 
     # -- boot-time sysctl --------------------------------------------------------------
     from minfree.analysis.sysctl_boot import resolve_boot_sysctl
 
-    boot_raw = _safely("boot-time sysctl configuration", missing, resolve_boot_sysctl, opened)
-    captured = opened.is_live or any(opened.exists(p) for p in (
-        "etc/sysctl.conf", "etc/sysctl.d", "usr/lib/sysctl.d", "lib/sysctl.d", "run/sysctl.d",
-        "usr/local/lib/sysctl.d"))
-    boot = _safely("boot-time sysctl configuration", missing, boot_view, boot_raw,
-                   captured) if boot_raw is not None else None
+    missing.extend(merge_missing(inputs.missing_for("sysctl_config")))
+    captured = inputs.sysctl_config_captured
+    boot_raw = boot = None
+    if inputs.sysctl_config is not None:
+        boot_raw = _safely("boot-time sysctl configuration", missing, resolve_boot_sysctl,
+                           inputs.sysctl_config)
+    if boot_raw is not None:
+        boot = _safely("boot-time sysctl configuration", missing, boot_view, boot_raw, captured)
     if not captured:
         missing.append(MissingItem("boot-time sysctl", "no /etc/sysctl.conf or sysctl.d in the "
                                    "bundle: what the next boot applies is unknown"))
@@ -785,35 +724,13 @@ def collect_diagnosis(
                 f"watermarks (they allow {low}..{high})"))
 
     # -- Aerospike configuration ---------------------------------------------------------------
+    missing.extend(merge_missing(inputs.missing_for("aerospike_conf")))
     aerospike = None
-    conf_text = conf_source = None
-    if aerospike_conf is not None:
-        from pathlib import Path
-
-        if not opened.is_live and opened.exists(aerospike_conf.lstrip("/")):
-            conf_text, conf_source = opened.read_text(aerospike_conf.lstrip("/")), aerospike_conf
-        else:
-            try:
-                conf_text = Path(aerospike_conf).read_text(errors="replace")
-                conf_source = aerospike_conf
-            except OSError as error:
-                from minfree.errors import SourceError
-
-                raise SourceError(f"cannot read {aerospike_conf}: {error.strerror}") from error
-    elif profile == "aerospike":
-        for rel in AEROSPIKE_CONF_PATHS:
-            if opened.exists(rel):
-                conf_text, conf_source = opened.read_text(rel), rel
-                break
-        else:
-            missing.append(MissingItem("aerospike.conf", "not found: the default 1 GiB index "
-                                       "stage size is assumed (--aerospike-conf PATH)"))
-    if conf_text is not None:
-        from minfree.parsers.aerospike_conf import parse_aerospike_conf
-
-        parsed_conf = parse_aerospike_conf(conf_text, source=str(conf_source))
-        aerospike = AerospikeSizing(parsed_conf.max_stage_size_bytes, str(conf_source),
-                                    parsed_conf.max_stage_from)
+    if inputs.aerospike_conf is not None:
+        conf = inputs.aerospike_conf
+        aerospike = AerospikeSizing(conf.max_stage_size_bytes,
+                                    str(inputs.aerospike_conf_source or conf.source),
+                                    conf.max_stage_from)
 
     wsf_max = None
     try:
@@ -827,7 +744,7 @@ def collect_diagnosis(
 
     snapshot_missing = getattr(snapshot, "missing", ()) or ()
     return Diagnosis(
-        label=label,
+        label=inputs.label,
         release=release,
         page_size_bytes=page_size,
         memory=memory,
@@ -846,9 +763,10 @@ def collect_diagnosis(
         kernel_default_formula=default_formula,
         thp_recommended_min_free_kb=thp_kb,
         thp_formula=thp_formula,
-        profile=profile,
+        profile=inputs.profile,
         aerospike=aerospike,
         interval_s=measured_interval,
         watermark_scale_factor_max=wsf_max,
+        scan=scan,
         missing=merge_missing(snapshot_missing, missing),
     )

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -437,21 +436,11 @@ def resolve_boot_sysctl(config: SysctlConfigSet) -> BootSysctl:
 
     ``config`` comes from :func:`minfree.sources.sysctl_config.collect_sysctl_config`
     (or :func:`~minfree.sources.sysctl_config.with_file` for a planned change); this is
-    :func:`resolve_config` under its public name.
-
-    Transitional: a root (None, a path or a :class:`minfree.sources.root.Root`) is still
-    accepted and collected here, with a :class:`DeprecationWarning`, for callers written
-    against the earlier signature. Analysis does not read sources; collect first.
+    :func:`resolve_config` under its public name. Analysis does not read sources: a root
+    (the earlier signature) is refused with a :class:`TypeError` that says how to collect it.
     """
     if not isinstance(config, SysctlConfigSet):
-        warnings.warn(
-            "resolve_boot_sysctl(root) is deprecated: pass "
-            "minfree.sources.sysctl_config.collect_sysctl_config(root)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        # the one read from a source left in analysis (allow-listed in test_architecture)
-        from minfree.sources.sysctl_config import collect_sysctl_config
-
-        config = collect_sysctl_config(config)
+        raise TypeError(
+            f"resolve_boot_sysctl() takes a SysctlConfigSet, not {type(config).__name__}: "
+            "pass minfree.sources.sysctl_config.collect_sysctl_config(root)")
     return resolve_config(config)

@@ -68,14 +68,14 @@ def recommended_min_free_kbytes(root: str | None, allow_high: bool) -> str:
     is a clear error rather than a silent no-op.
     """
     try:
-        from minfree.analysis.diagnosis import collect_diagnosis
         from minfree.analysis.findings import evaluate
+        from minfree.outputs.doctor_json import diagnose_root
         from minfree.recommend import recommend
     except ImportError as error:  # pragma: no cover - a partial installation
         raise UsageError(
             f"--min-free-kbytes recommended: the recommendation is unavailable ({error}); "
             "run `minfree recommend` and pass its number") from None
-    diagnosis = collect_diagnosis(root)
+    diagnosis = diagnose_root(root)
     result = recommend(diagnosis, evaluate(diagnosis), allow_high=allow_high)
     wanted = next((r for r in result.recommendations if r.sysctl == "vm.min_free_kbytes"), None)
     if wanted is None:

@@ -68,11 +68,11 @@ def _interval(args: argparse.Namespace, live: bool) -> float | None:
 
 def collect(args: argparse.Namespace) -> Any:
     """The Diagnosis for the arguments (shared with ``minfree recommend``)."""
-    from minfree.analysis.diagnosis import collect_diagnosis
+    from minfree.outputs.doctor_json import diagnose_root
     from minfree.sources.root import open_root
 
     root = open_root(args.root)
-    diagnosis = collect_diagnosis(
+    diagnosis = diagnose_root(
         root,
         logs=getattr(args, "logs", None),
         interval_s=_interval(args, root.is_live),

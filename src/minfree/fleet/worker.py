@@ -97,9 +97,9 @@ def doctor_row(path: str, name: str | None = None, profile: str = "generic") -> 
         root = open_root(path)
         if root.is_live:
             return error_row(path, name, "the live host is not a bundle")
-        from minfree.analysis.diagnosis import collect_diagnosis
+        from minfree.outputs.doctor_json import diagnose_root
 
-        diagnosis = collect_diagnosis(root, interval_s=None, profile=profile)
+        diagnosis = diagnose_root(root, interval_s=None, profile=profile)
         if diagnosis.memory is None and not diagnosis.zones and not diagnosis.sysctl:
             return error_row(path, name, "no memory state found (no proc/meminfo, "
                                          "proc/zoneinfo or sysctl values)")

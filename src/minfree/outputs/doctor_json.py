@@ -152,6 +152,31 @@ def render_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
+def diagnose_root(
+    root: Any = None,
+    *,
+    logs: Sequence[str] | None = None,
+    interval_s: float | None = None,
+    profile: str = "generic",
+    aerospike_conf: str | None = None,
+    vmstat_second: str | None = None,
+    sleep: Any = None,
+) -> Diagnosis:
+    """Read a root and diagnose it: the two halves of the doctor's pipeline in one call.
+
+    Reading is :func:`minfree.sources.host_inputs.collect_host_inputs` (same arguments),
+    the pure part :func:`minfree.analysis.diagnosis.diagnose`. ``doctor``, ``recommend``,
+    ``apply ... recommended``, ``report``, ``fleet`` and the exporter all start here, so
+    they see one host the same way.
+    """
+    from minfree.analysis.diagnosis import diagnose
+    from minfree.sources.host_inputs import collect_host_inputs
+
+    return diagnose(collect_host_inputs(
+        root, logs=logs, interval_s=interval_s, profile=profile, aerospike_conf=aerospike_conf,
+        vmstat_second=vmstat_second, sleep=sleep))
+
+
 def run_doctor(
     root: Any = None,
     *,
@@ -167,9 +192,7 @@ def run_doctor(
     is sampled once unless ``interval_s`` > 0. Raises :class:`minfree.errors.MinfreeError`
     only for unusable explicit inputs (a root that does not exist, unreadable ``logs``).
     """
-    from minfree.analysis.diagnosis import collect_diagnosis
-
-    d = collect_diagnosis(root, logs=logs, interval_s=interval_s, profile=profile,
-                          aerospike_conf=aerospike_conf)
+    d = diagnose_root(root, logs=logs, interval_s=interval_s, profile=profile,
+                      aerospike_conf=aerospike_conf)
     findings = evaluate(d)
     return doctor_document(d, findings, recommend(d, findings, allow_high=allow_high))

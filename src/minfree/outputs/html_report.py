@@ -339,33 +339,20 @@ def collect_report_data(
     """
     import dataclasses
 
-    from minfree.analysis.diagnosis import collect_diagnosis
-    from minfree.analysis.failure_report import explain_scan
+    from minfree.analysis.diagnosis import diagnose
     from minfree.analysis.findings import evaluate
-    from minfree.errors import MinfreeError
     from minfree.outputs.doctor_json import doctor_document
     from minfree.recommend import recommend
-    from minfree.sources.kernel_logs import read_failure_reports
+    from minfree.sources.host_inputs import collect_host_inputs
     from minfree.sources.root import open_root
 
-    def scan_logs(inputs: Any) -> Any:
-        return explain_scan(read_failure_reports(inputs))
-
     opened = open_root(root)
-    d = collect_diagnosis(opened, logs=logs, interval_s=interval_s, profile=profile,
-                          aerospike_conf=aerospike_conf)
-    # The diagnosis keeps the failure groups, not each report: scan the same logs again for
-    # the per-report details and times (the doctor reads them the same way).
-    scan = None
-    try:
-        if logs:
-            scan = scan_logs(list(logs))
-        elif opened.is_live:
-            scan = scan_logs(None)
-        else:
-            scan = scan_logs([opened])
-    except (MinfreeError, OSError):
-        scan = None  # the doctor already lists the unreadable logs under missing
+    inputs = collect_host_inputs(opened, logs=logs, interval_s=interval_s, profile=profile,
+                                 aerospike_conf=aerospike_conf)
+    d = diagnose(inputs)
+    # The per-report details and times come from the scan the diagnosis was made from (None
+    # when the logs could not be read: the doctor part lists them under missing).
+    scan = d.scan
     notes: list[str] = []
     if simulate:
         from minfree.outputs.simulate_json import sweep_json

@@ -621,11 +621,11 @@ def analyse(root: Root, *, vmstat_interval_seconds: float = 0.0) -> AnalysisResu
     live host, so the findings about kswapd falling behind can use rates (the background
     thread can afford the wait; a one-shot textfile run passes 0).
     """
-    from minfree.analysis.diagnosis import collect_diagnosis
     from minfree.analysis.findings import evaluate
+    from minfree.outputs.doctor_json import diagnose_root
     from minfree.recommend import recommend
 
-    diagnosis = collect_diagnosis(root, interval_s=vmstat_interval_seconds)
+    diagnosis = diagnose_root(root, interval_s=vmstat_interval_seconds)
     findings = evaluate(diagnosis)
     result = recommend(diagnosis, findings)
     # As `minfree apply --min-free-kbytes recommended` reads it: the recommended change, or

@@ -596,16 +596,15 @@ def recommend(
     )
 
 
-def recommend_for_root(
-    root: Any = None, *, allow_high: bool = False, profile: str = "generic"
-) -> int | None:
-    """The recommended ``vm.min_free_kbytes`` for a root (None/"/" = this host), for
-    ``minfree apply --min-free-kbytes recommended``: the changed value when one is
-    recommended, else today's value (nothing to change), None when nothing is known."""
-    from minfree.analysis.diagnosis import collect_diagnosis
+def recommended_min_free_kb(d: Diagnosis, *, allow_high: bool = False) -> int | None:
+    """The ``vm.min_free_kbytes`` to hold a host to, as ``apply ... recommended`` reads it.
+
+    The changed value when one is recommended, else today's value (nothing to change), None
+    when nothing is known. ``d`` is a diagnosis (read a root with
+    :func:`minfree.outputs.doctor_json.diagnose_root`).
+    """
     from minfree.analysis.findings import evaluate
 
-    d = collect_diagnosis(root, interval_s=0.0, profile=profile)
     result = recommend(d, evaluate(d), allow_high=allow_high)
     for r in result.recommendations:
         if r.sysctl == "vm.min_free_kbytes":
