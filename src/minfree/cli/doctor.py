@@ -67,12 +67,19 @@ def _interval(args: argparse.Namespace, live: bool) -> float | None:
 
 
 def collect(args: argparse.Namespace) -> Any:
-    """The Diagnosis for the arguments (shared with ``minfree recommend``)."""
-    from minfree.outputs.doctor_json import diagnose_root
+    """The Diagnosis for the arguments (shared with ``minfree recommend``).
+
+    Reads the host once (:func:`minfree.sources.host_inputs.collect_host_inputs`), diagnoses
+    it (:func:`minfree.analysis.diagnosis.diagnose`) and, with ``--simulate``, adds the
+    simulator's safe reserve for the same snapshot
+    (:func:`minfree.outputs.simulated_reserve.with_simulation`).
+    """
+    from minfree.analysis.diagnosis import diagnose
+    from minfree.sources.host_inputs import collect_host_inputs
     from minfree.sources.root import open_root
 
     root = open_root(args.root)
-    diagnosis = diagnose_root(
+    inputs = collect_host_inputs(
         root,
         logs=getattr(args, "logs", None),
         interval_s=_interval(args, root.is_live),
@@ -80,45 +87,12 @@ def collect(args: argparse.Namespace) -> Any:
         aerospike_conf=args.aerospike_conf,
         vmstat_second=getattr(args, "vmstat_second", None),
     )
+    diagnosis = diagnose(inputs)
     if args.simulate:
-        diagnosis = with_simulation(diagnosis, root)
+        from minfree.outputs.simulated_reserve import with_simulation
+
+        diagnosis = with_simulation(diagnosis, inputs.snapshot).diagnosis
     return diagnosis
-
-
-def with_simulation(diagnosis: Any, root: Any) -> Any:
-    """Add the simulator's smallest safe reserve for this host (``--simulate``).
-
-    The simulation advisor builds a scenario from the host's zones, memory use, interfaces
-    and the failures the doctor found (order, context, count with suppressed reports), then
-    sweeps min_free_kbytes with the fast engine; its answer becomes the ``simulated``
-    candidate, with every assumption it had to make.
-    """
-    import dataclasses
-
-    from minfree.analysis.diagnosis import MissingItem
-    from minfree.simulation.advisor import FailureObservation, simulate_safe_reserve
-    from minfree.sources.snapshot import read_snapshot
-
-    observations = [FailureObservation(g.order, g.count + g.suppressed, g.context)
-                    for g in diagnosis.failures if g.order >= 0]
-    try:
-        result = simulate_safe_reserve(read_snapshot(root), observations)
-    except (ValueError, ArithmeticError) as error:
-        # A host the simulator cannot model (no zones, odd layout): say so, keep the rest.
-        return dataclasses.replace(diagnosis, missing=(*diagnosis.missing, MissingItem(
-            "simulation", f"this host could not be simulated ({error})")))
-    safe = result.safe_min_free_kbytes
-    summary = (f"fast-engine sweep, {len(result.sweep.seeds)} seeds: "
-               + (f"no atomic failure from {safe} kB" if safe is not None
-                  else "atomic failures at every value swept"))
-    return dataclasses.replace(
-        diagnosis,
-        simulated_safe_min_free_kb=safe,
-        simulated_detail=summary,
-        simulated_inputs={"margin_kb": result.margin_kbytes,
-                          "swept_kb": [p.min_free_kbytes for p in result.sweep.points],
-                          "assumptions": list(result.assumptions)},
-    )
 
 
 def run(args: argparse.Namespace) -> int:

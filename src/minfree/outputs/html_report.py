@@ -333,12 +333,10 @@ def collect_report_data(
 
     The doctor part is exactly :func:`minfree.outputs.doctor_json.doctor_document`, so the
     page shows the numbers ``minfree doctor --json`` prints for the same input. ``simulate``
-    runs the simulator's advisor (:func:`minfree.simulation.advisor.simulate_safe_reserve`)
-    on this host and its failures: its sweep is plotted and its safe value becomes the
-    doctor's ``simulated`` candidate, as ``doctor --simulate`` intends.
+    runs the simulator's advisor on this host and its failures exactly as ``doctor
+    --simulate`` does (:func:`minfree.outputs.simulated_reserve.with_simulation`): its sweep
+    is plotted and its safe value becomes the doctor's ``simulated`` candidate.
     """
-    import dataclasses
-
     from minfree.analysis.diagnosis import diagnose
     from minfree.analysis.findings import evaluate
     from minfree.outputs.doctor_json import doctor_document
@@ -356,19 +354,15 @@ def collect_report_data(
     notes: list[str] = []
     if simulate:
         from minfree.outputs.simulate_json import sweep_json
-        from minfree.simulation.advisor import simulate_safe_reserve
-        from minfree.sources.snapshot import read_snapshot
+        from minfree.outputs.simulated_reserve import with_simulation
 
-        try:
-            result = simulate_safe_reserve(read_snapshot(opened), scan)
-        except (ValueError, ZeroDivisionError) as error:
-            notes.append(f"simulation not run: {error}")
+        simulated = with_simulation(d, inputs.snapshot)
+        d = simulated.diagnosis
+        if simulated.result is None:
+            notes.append(f"simulation not run: {simulated.error}")
         else:
-            d = dataclasses.replace(
-                d, simulated_safe_min_free_kb=result.safe_min_free_kbytes,
-                simulated_detail="; ".join(result.assumptions))
-            simulation = json.loads(sweep_json(result.sweep))
-            simulation["assumptions"] = list(result.assumptions)
+            simulation = json.loads(sweep_json(simulated.result.sweep))
+            simulation["assumptions"] = list(simulated.result.assumptions)
     findings = evaluate(d)
     doc = doctor_document(d, findings, recommend(d, findings, allow_high=allow_high))
     data = report_data(doc, zones=d.zones, sysctl=d.sysctl, scan=scan, simulation=simulation)
