@@ -44,9 +44,13 @@ TRIGGERS: tuple[str, ...] = (
 )
 TRIGGER_BYTES: tuple[bytes, ...] = tuple(t.encode() for t in TRIGGERS)
 #: Fewer, shorter substrings that together cover every trigger: each chunk is searched for
-#: these only (three ``bytes.find`` passes), and a hit is checked against
-#: :data:`TRIGGER_BYTES` before its line is decoded.
-COARSE_TRIGGER_BYTES: tuple[bytes, ...] = (b"alloc", b" of memory", b"Linux version")
+#: these only (one ``bytes.find`` pass each), and a hit is checked against
+#: :data:`TRIGGER_BYTES` before its line is decoded. ``alloc`` covers the four ``alloc``
+#: triggers in one pass; ``ut of memory`` is all of ``of memory`` that matters while no
+#: report is open (the ``[Oo]ut of memory: Kill`` lines).
+COARSE_TRIGGER_BYTES: tuple[bytes, ...] = (b"alloc", b"ut of memory", b"Linux version")
+#: A plain file at least this big is searched by two processes (see :func:`scan_chunks`).
+PARALLEL_MIN_BYTES = 64 << 20
 #: ``invoked oom-killer`` lines are not searched for in the whole log (one pass less): when
 #: a failure header or an ``Out of memory: Kill`` line is found, the stretch just skipped
 #: (at most this many bytes back) is searched for the last one and it is parsed first.
@@ -594,12 +598,13 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-_COUNT_BLOCK = 1 << 18  # numpy compares in cache-sized blocks: 3-4x faster than bytes.count
+_COUNT_BLOCK = 1 << 20  # numpy compares in 1 MiB blocks: about 3x faster than bytes.count
+_SMALL_COUNT = 1 << 16  # below this a numpy call costs more than it saves
 
 
 def _count_newlines(buf, start: int, end: int) -> int:
-    """Newlines in ``buf[start:end]`` (``buf``: bytes or mmap)."""
-    if end - start < 65536 and isinstance(buf, bytes):
+    """Newlines in ``buf[start:end]`` (``buf``: bytes, bytearray or mmap)."""
+    if end - start < _SMALL_COUNT and isinstance(buf, (bytes, bytearray)):
         return buf.count(b"\n", start, end)
     import numpy as np
 
@@ -611,14 +616,62 @@ def _count_newlines(buf, start: int, end: int) -> int:
 
 
 class _ChunkScanner:
-    """State of :func:`scan_chunks` between chunks (see there)."""
+    """State of :func:`scan_chunks` between chunks (see there).
+
+    Newlines are counted lazily: ``line_no`` is the number of the line at ``counted_pos``
+    (an offset in the current buffer), and is brought forward (:meth:`_sync`) only when a
+    line is fed to the parser or the buffer is done, so a coarse hit that is not a trigger
+    (``alloc`` in a driver message) costs two short ``find`` calls and no counting.
+
+    ``found`` (optional) holds the coarse hits of the stream within ``found_range``
+    (start, stop), searched by another process
+    (:meth:`minfree.sources.logs.FileChunks.search_from`): sorted ``offset * 8 + needle
+    index`` values. A buffer that lies within that range takes its hits from there instead
+    of searching itself.
+    """
 
     def __init__(self, parser: KernelLogParser) -> None:
         self.parser = parser
-        self.line_no = 1  # number of the line at the current position
+        self.line_no = 1  # number of the line at counted_pos
+        self.counted_pos = 0
         self.skip_rest = False  # inside an over-long line that was already fed (cut)
         self.keep = max(len(t) for t in TRIGGER_BYTES)
         self.pos = 0
+        self.found_range: tuple[int, int] | None = None
+        self.pending_found = None  # a callable giving the hits (blocks until they are ready)
+        self.found = None
+        self.found_index = 0
+
+    def _sync(self, buf, pos: int) -> None:
+        if pos > self.counted_pos:
+            self.line_no += _count_newlines(buf, self.counted_pos, pos)
+        self.counted_pos = pos
+
+    def _feed(self, buf, pos: int, stop: int) -> None:
+        """Feed the line ``buf[pos:stop]`` (``pos`` is a line start, already synced)."""
+        self.parser.feed(self.line_no, _decode(buf[pos:stop]))
+
+    def _listed_hit(self, base: int, pos: int, end: int) -> int:
+        """First listed coarse hit that starts at ``pos`` or later and ends by ``end``
+        (buffer offsets), as ``bytes.find`` over the buffer would give it; -1 if none."""
+        found = self.found
+        index = self.found_index
+        count = len(found)
+        want = base + pos
+        while index < count and found[index] >> 3 < want:
+            index += 1
+        self.found_index = index
+        limit = base + end
+        coarse = COARSE_TRIGGER_BYTES
+        while index < count:
+            value = found[index]
+            start = value >> 3
+            if start >= limit:
+                return -1
+            if start + len(coarse[value & 7]) <= limit:
+                return start - base
+            index += 1  # runs past the buffer's end: the next buffer holds it whole
+        return -1
 
     def _oom_lookback(self, buf, unfed_from: int, start: int) -> None:
         """Feed the last ``invoked oom-killer`` line of the skipped stretch before ``start``."""
@@ -630,14 +683,17 @@ class _ChunkScanner:
         line_end = buf.find(b"\n", found, start)
         if line_end < 0:
             return
-        number = self.line_no - _count_newlines(buf, line_start, start)
-        self.parser.feed(number, _decode(buf[line_start:min(line_end, line_start + MAX_LINE_CHARS)]))
+        self._sync(buf, line_start)
+        self._feed(buf, line_start, min(line_end, line_start + MAX_LINE_CHARS))
 
-    def process(self, buf: bytes, pos: int, final: bool = False) -> Iterator[FailureReport | RelatedEvent]:
-        """Consume complete lines of ``buf`` from ``pos``; sets ``self.pos`` to the unconsumed tail."""
+    def process(self, buf, pos: int, base: int = 0, final: bool = False
+                ) -> Iterator[FailureReport | RelatedEvent]:
+        """Consume complete lines of ``buf`` from ``pos``; sets ``self.pos`` to the unconsumed
+        tail. ``base`` is the stream offset of ``buf[0]``."""
         parser = self.parser
         end = len(buf)
         limit = MAX_LINE_CHARS
+        self.counted_pos = pos
         if self.skip_rest:
             newline = buf.find(b"\n", pos)
             if newline < 0:
@@ -645,33 +701,41 @@ class _ChunkScanner:
                 return
             self.skip_rest = False
             self.line_no += 1
-            pos = newline + 1
-        hits = [-2] * len(COARSE_TRIGGER_BYTES)
+            pos = self.counted_pos = newline + 1
+        found_range = self.found_range
+        listed = found_range is not None and found_range[0] <= base and base + end <= found_range[1]
+        if listed and self.found is None:
+            self.found = self.pending_found()  # type: ignore[misc]
+            self.pending_found = None
+            if self.found is None:  # the search failed: do it here
+                self.found_range = None
+                listed = False
+        coarse = COARSE_TRIGGER_BYTES
+        hits = [-2] * len(coarse)
         unfed_from = pos  # lines in [unfed_from, pos) were skipped, not parsed
         while pos < end:
             if parser.idle:
-                hit = -1
-                for index, trigger in enumerate(COARSE_TRIGGER_BYTES):
-                    found = hits[index]
-                    if found == -2 or 0 <= found < pos:
-                        found = buf.find(trigger, pos)
-                        hits[index] = found
-                    if found >= 0 and (hit < 0 or found < hit):
-                        hit = found
+                if listed:
+                    hit = self._listed_hit(base, pos, end)
+                else:
+                    hit = -1
+                    for index, trigger in enumerate(coarse):
+                        found = hits[index]
+                        if found == -2 or 0 <= found < pos:
+                            found = buf.find(trigger, pos)
+                            hits[index] = found
+                        if found >= 0 and (hit < 0 or found < hit):
+                            hit = found
                 if hit < 0:
                     last_newline = buf.rfind(b"\n", pos)
                     if last_newline >= 0:
-                        self.line_no += _count_newlines(buf, pos, last_newline + 1)
                         pos = last_newline + 1
                     if end - pos > limit and not final:
                         # An over-long unfinished line with no trigger so far: keep only
                         # enough of its tail to catch a trigger split by the chunk border.
                         pos = end - self.keep
                     break
-                start = buf.rfind(b"\n", pos, hit) + 1
-                if start > pos:
-                    self.line_no += _count_newlines(buf, pos, start)
-                    pos = start
+                pos = buf.rfind(b"\n", pos, hit) + 1 or pos
                 newline = buf.find(b"\n", hit)
                 stop = newline if newline >= 0 else end
                 line = buf[pos:stop] if stop - pos <= limit else buf[pos:pos + limit]
@@ -683,7 +747,6 @@ class _ChunkScanner:
                             pos = end
                         break  # a partial line: decide when the rest is here
                     else:
-                        self.line_no += 1
                         pos = newline + 1
                         continue
                 elif newline >= 0 and (b"page allocation failure" in line
@@ -694,17 +757,20 @@ class _ChunkScanner:
             if newline < 0:
                 if end - pos <= limit and not final:
                     break  # wait for the rest of the line
-                parser.feed(self.line_no, _decode(buf[pos:pos + limit]))
+                self._sync(buf, pos)
+                self._feed(buf, pos, pos + limit)
                 yield from parser.drain()
                 if not final:
                     self.skip_rest = True
                 pos = end
                 break
-            parser.feed(self.line_no, _decode(buf[pos:min(newline, pos + limit)]))
+            self._sync(buf, pos)
+            self._feed(buf, pos, min(newline, pos + limit))
             yield from parser.drain()
             self.line_no += 1
-            pos = newline + 1
+            pos = self.counted_pos = newline + 1
             unfed_from = pos
+        self._sync(buf, pos)
         self.pos = pos
 
 
@@ -725,10 +791,16 @@ def scan_chunks(chunks: Iterable[bytes], source: str) -> Iterator[FailureReport 
 
     While no report is open, each chunk is searched for the :data:`COARSE_TRIGGER_BYTES`
     with ``bytes.find``, and only the lines holding one of the :data:`TRIGGERS` are decoded
-    and parsed. Line numbers stay
-    exact (newlines are counted with ``bytes.count``). Lines longer than
-    :data:`MAX_LINE_CHARS` are cut, so a 10 MB line or a binary file without newlines costs
-    no more memory than a chunk or two.
+    and parsed. Line numbers stay exact (newlines are counted, with numpy for long
+    stretches, only up to lines that are parsed and at the end of each chunk). Lines longer
+    than :data:`MAX_LINE_CHARS` are cut, so a 10 MB line or a binary file without newlines
+    costs no more memory than a chunk or two.
+
+    When ``chunks`` can search its own tail in another process (``search_from``, which
+    :class:`minfree.sources.logs.FileChunks` has for a plain file of at least
+    :data:`PARALLEL_MIN_BYTES` on a machine with two CPUs or more), the second half of the
+    stream is searched there while this process searches and parses the first half; the
+    hits are the ones ``bytes.find`` would give, so the result is identical.
 
         >>> items = list(scan_chunks([b"noise\\nswapper: page allocation fai",
         ...                           b"lure. order:1, mode:0x20\\n"], "x"))
@@ -737,23 +809,35 @@ def scan_chunks(chunks: Iterable[bytes], source: str) -> Iterator[FailureReport 
     """
     parser = KernelLogParser(source)
     scanner = _ChunkScanner(parser)
+    search_from = getattr(chunks, "search_from", None)
     carry = b""
-    for chunk in chunks:
-        if not chunk:
-            continue
-        start = 0
-        if carry:
-            newline = chunk.find(b"\n")
-            if newline < 0:
-                buf = carry + chunk
-                yield from scanner.process(buf, 0)
-                carry = buf[scanner.pos:]
+    offset = 0  # stream offset of the next chunk
+    try:
+        for chunk in chunks:
+            if not chunk:
                 continue
-            yield from scanner.process(carry + chunk[:newline + 1], 0)
-            carry = b""
-            start = newline + 1
-        yield from scanner.process(chunk, start)
-        carry = chunk[scanner.pos:]
-    if carry:
-        yield from scanner.process(carry, 0, final=True)
+            if offset == 0 and callable(search_from):
+                started = search_from(COARSE_TRIGGER_BYTES, PARALLEL_MIN_BYTES)
+                if started is not None:
+                    scanner.found_range, scanner.pending_found = started
+            start = 0
+            if carry:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    buf = carry + chunk
+                    yield from scanner.process(buf, 0, offset - len(carry))
+                    carry = buf[scanner.pos:]
+                    offset += len(chunk)
+                    continue
+                yield from scanner.process(carry + chunk[:newline + 1], 0, offset - len(carry))
+                carry = b""
+                start = newline + 1
+            yield from scanner.process(chunk, start, offset)
+            carry = chunk[scanner.pos:]
+            offset += len(chunk)
+        if carry:
+            yield from scanner.process(carry, 0, offset - len(carry), final=True)
+    finally:
+        if scanner.pending_found is not None:
+            scanner.pending_found(cancel=True)
     yield from parser.finish()
