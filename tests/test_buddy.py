@@ -123,3 +123,90 @@ def test_zone_not_multiple_of_block_has_no_buddy_outside():
     check_invariants(arrays, 0)
     assert list(arrays.nr_free[0][:2]) == [1, 1]
     assert arrays.nr_free[0][10] == 1
+
+
+# -- compaction: real migration in the page map ----------------------------------------------
+
+def _fragment(size, pin_every, seed):
+    """Fill a zone with order-0 pages, pin one in ``pin_every + 1``, free a random half of the
+    rest: movable pages (with back-references) scattered between free holes and pins."""
+    from minfree.simulation.compaction import NOT_MOVABLE
+
+    arrays = BuddyArrays.for_zones([size])
+    rng = np.random.default_rng(seed)
+    pages = []
+    while True:
+        pfn = arrays.alloc(0, 0)
+        if pfn < 0:
+            break
+        pages.append(pfn)
+    mov = np.full(arrays.free_order.shape[0], NOT_MOVABLE, dtype=np.int64)
+    back_ref = np.full(size, -1, dtype=np.int64)
+    n_ref = 0
+    for i, pfn in enumerate(pages):
+        if pin_every and i % (pin_every + 1) == pin_every:
+            continue  # pinned: never moves
+        if rng.random() < 0.5:
+            arrays.free(0, pfn, 0)
+        else:
+            mov[pfn] = n_ref
+            back_ref[n_ref] = pfn
+            n_ref += 1
+    return arrays, mov, back_ref[:n_ref].copy()
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(64, 6000), pin_every=st.integers(0, 7), order=st.integers(1, 6),
+       budget=st.integers(1, 8000), seed=st.integers(0, 1000), calls=st.integers(1, 4))
+def test_compaction_keeps_the_invariants_and_moves_every_page_with_its_owner(
+        size, pin_every, order, budget, seed, calls):
+    from minfree.simulation.compaction import RUN_SUCCESS, compact_zone
+
+    arrays, mov, back_ref = _fragment(size, pin_every, seed)
+    movable_before = int((mov >= 0).sum())
+    free_before = arrays.free_pages(0)
+    cursors = np.zeros((1, 2), dtype=np.int64)
+    targets = np.zeros(1024, dtype=np.int64)
+    outcome = -1
+    for _ in range(calls):
+        outcome, steps, migrated = compact_zone(*arrays.core, arrays.zbase, arrays.zsize, 0,
+                                                order, budget, mov, back_ref, cursors, 512,
+                                                targets)
+        assert 0 <= steps <= budget
+        assert 0 <= migrated <= steps
+        # free lists == page map, no free buddies unmerged, pages conserved
+        check_invariants(arrays, 0)
+        assert arrays.free_pages(0) == free_before
+        # every movable page still exists, once, as an allocated order-0 frame its owner
+        # points at
+        assert int((mov >= 0).sum()) == movable_before
+        for ref, pfn in enumerate(back_ref):
+            assert mov[pfn] == ref
+            assert arrays.alloc_order[pfn] == 0
+    if outcome == RUN_SUCCESS:
+        assert arrays.nr_free[0, order:].sum() > 0
+
+
+def test_compaction_merges_what_reclaim_could_not():
+    """Alternate movable and free pages: no free block above order 0 until the movable
+    pages are migrated to the top of the zone, after which the bottom merges."""
+    from minfree.simulation.compaction import NOT_MOVABLE, RUN_SUCCESS, compact_zone
+
+    arrays = BuddyArrays.for_zones([4096])
+    pages = [arrays.alloc(0, 0) for _ in range(4096)]
+    mov = np.full(arrays.free_order.shape[0], NOT_MOVABLE, dtype=np.int64)
+    back_ref = np.zeros(2048, dtype=np.int64)
+    for i, pfn in enumerate(pages):
+        if i % 2:
+            arrays.free(0, pfn, 0)
+        else:
+            mov[pfn] = i // 2
+            back_ref[i // 2] = pfn
+    assert list(arrays.nr_free[0][:2]) == [2048, 0]
+    outcome, _, migrated = compact_zone(
+        *arrays.core, arrays.zbase, arrays.zsize, 0, 3, 100_000, mov, back_ref,
+        np.zeros((1, 2), dtype=np.int64), 512, np.zeros(1024, dtype=np.int64))
+    assert outcome == RUN_SUCCESS
+    assert migrated == 4
+    assert arrays.nr_free[0, 3] == 1
+    check_invariants(arrays, 0)

@@ -390,3 +390,112 @@ def test_host_from_a_bundle_without_release_says_so():
     assert {z.node for z in host.zones} == {0, 1}
     if snapshot.release is None:
         assert host.notes
+
+
+# -- compaction (kcompactd) ------------------------------------------------------------------
+
+def _with_compaction(text: str, rate: float = 1_000_000) -> str:
+    return text + f"\n[compaction]\nenabled = true\nscan_rate_pages_per_s = {rate}\n"
+
+
+def test_compaction_table_parses_and_is_off_by_default():
+    assert load_scenario("fragmented-cache").compaction.enabled is False
+    scenario = parse_scenario(_with_compaction(tiny_scenario(), 5000))
+    assert scenario.compaction.enabled
+    assert scenario.compaction.scan_rate_pages_per_s == 5000
+    assert scenario.compaction.extfrag_threshold == 500
+    for bad in ("extfrag_threshold = 1001", "scan_rate_pages_per_s = -1", "enabled = 1",
+                "speed = 3"):
+        with pytest.raises(ParseError):
+            parse_scenario(tiny_scenario() + f"\n[compaction]\n{bad}\n")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(read=st.floats(0, 400), burst=st.floats(0, 400000), lifetime=st.floats(1, 60),
+       mtu=st.sampled_from([4000, 9000, 20000]), pin_every=st.integers(0, 6),
+       whole=st.booleans(), seed=st.integers(0, 10), mfk=st.integers(128, 65536),
+       rate=st.sampled_from([1000.0, 100000.0, 5000000.0]))
+def test_exact_run_with_compaction_keeps_the_buddy_invariants(read, burst, lifetime, mtu,
+                                                              pin_every, whole, seed, mfk, rate):
+    text = tiny_scenario(read, 20000, burst, lifetime, mtu, pin_every=pin_every, whole=whole)
+    scenario = parse_scenario(_with_compaction(text, rate))
+    plan, arrays, out = _run_exact_keep_state(TINY_HOST, scenario, seed=seed,
+                                              min_free_kbytes=mfk, duration_s=0.3)
+    for zone in range(plan.zone_count):
+        check_invariants(arrays, zone)
+        assert arrays.zfree[zone] == sum(int(arrays.nr_free[zone, o]) << o for o in range(11))
+    stats = out["stats"]
+    assert stats[18] <= stats[22]  # migrated <= scanned
+    assert stats[19] + stats[20] <= stats[17] * plan.zone_count  # outcomes per wake and zone
+
+
+_FRAGMENTED_RUNS: dict = {}
+
+
+def _fragmented(engine: str, compaction: bool):
+    key = (engine, compaction)
+    if key not in _FRAGMENTED_RUNS:
+        from importlib import resources
+
+        text = (resources.files("minfree.simulation") / "scenarios"
+                / "fragmented-cache.toml").read_text(encoding="utf-8")
+        scenario = parse_scenario(_with_compaction(text) if compaction else text)
+        _FRAGMENTED_RUNS[key] = simulate(preset_host(scenario.host), scenario, duration_s=8,
+                                         engine=engine)
+    return _FRAGMENTED_RUNS[key]
+
+
+@pytest.mark.parametrize("engine", ["exact", "fast"])
+def test_compaction_reduces_order_failures_in_fragmented_cache(engine):
+    off = _fragmented(engine, False)
+    on = _fragmented(engine, True)
+    assert off.compaction_wakes == off.compaction_pages_migrated == 0
+    assert on.compaction_wakes > 0
+    assert on.compaction_pages_migrated > 0
+    assert on.compaction_successes > 0
+    # the same workload, the same reserve: fewer order-2 failures only because kcompactd
+    # made order-2 blocks out of pages reclaim alone left in order-0/1 pieces
+    assert on.failures_by_order.get(2, 0) < off.failures_by_order.get(2, 0)
+    assert on.atomic_failures < off.atomic_failures
+
+
+def test_fast_engine_within_tolerance_of_exact_with_compaction():
+    exact = _fragmented("exact", True)
+    fast = _fragmented("fast", True)
+    assert _close(exact.atomic_failures, fast.atomic_failures, FAILURE_TOLERANCE, 50)
+    assert abs(exact.first_failure_s - fast.first_failure_s) <= 0.010
+    assert _close(exact.direct_reclaim_stalls, fast.direct_reclaim_stalls, 0.10, 5)
+    # the count-level stand-in works at the same order of magnitude of pages moved
+    assert 0.2 <= fast.compaction_pages_migrated / exact.compaction_pages_migrated <= 5
+
+
+def test_compaction_suitability_uses_the_kernel_index_and_watermark():
+    from minfree.kernel.fragmentation import fragmentation_index
+    from minfree.simulation.checks import empty_type_matrix
+    from minfree.simulation.compaction import zone_needs_compaction
+
+    wm_min = np.array([100], dtype=np.int64)
+    wm_low = np.array([150], dtype=np.int64)
+    types = empty_type_matrix(11)
+    era = plan_mod.build_plan(TINY_HOST, parse_scenario(tiny_scenario())).check_era
+
+    def check(blocks, order, threshold=500):
+        nr_free = np.array([blocks + [0] * (11 - len(blocks))], dtype=np.int64)
+        zfree = np.array([sum(n << k for k, n in enumerate(blocks))], dtype=np.int64)
+        return zone_needs_compaction(era, zfree, nr_free, 0, order, wm_min, wm_low, 0,
+                                     threshold, types, 9)
+
+    # order 4 (> PAGE_ALLOC_COSTLY_ORDER): many small blocks -> index near 1000: compact
+    many = [400, 200, 50]
+    assert fragmentation_index(many, 4) > 500
+    assert check(many, 4) == (True, 0)
+    # a few order-3 blocks holding the free memory: index below 500 -> lack of memory
+    few = [0, 0, 0, 30]
+    assert 0 <= fragmentation_index(few, 4) <= 500
+    assert check(few, 4) == (False, 3)
+    # order 3 is never refused by the index; it needs min + 2 << 3 free pages
+    assert check(few, 3) == (False, 1)  # an order-3 block exists: already satisfiable
+    assert check([100, 4], 2) == (False, 2)  # 108 free, not above min 100 + compact_gap 8
+    assert check([150, 4], 2) == (True, 0)
+    # costly orders need LOW + compact_gap: 150 + 32 = 182
+    assert check([170, 5], 4)[1] == 2

@@ -41,6 +41,13 @@ def run_dict(run: RunResult) -> dict[str, Any]:
         "kswapd_reclaimed_pages": run.kswapd_reclaimed_pages,
         "direct_reclaimed_pages": run.direct_reclaimed_pages,
         "boost_events": run.boost_events,
+        "compaction": {
+            "enabled": run.compaction_enabled, "wakes": run.compaction_wakes,
+            "pages_migrated": run.compaction_pages_migrated,
+            "scanned_pages": run.compaction_scanned_pages,
+            "successes": run.compaction_successes, "failures": run.compaction_failures,
+            "skipped": run.compaction_skipped,
+        },
         "lowest_free_pages": {z.name: z.lowest_free_pages for z in run.zones},
         "zones": [
             {"zone": z.name, "managed_pages": z.managed_pages, "min_pages": z.min_pages,

@@ -74,6 +74,14 @@ def render_run(run: RunResult, default_min_free_kbytes: int | None = None) -> st
     lines.append(f"kswapd: busy {run.kswapd_busy_s:.2f} s, woken {run.kswapd_wakes} times, "
                  f"reclaimed {_mib(run.kswapd_reclaimed_pages, ps)}; "
                  f"watermark boosts: {run.boost_events}")
+    if run.compaction_enabled:
+        moved = "migrated" if run.engine == "exact" else "moved (count-level stand-in)"
+        lines.append(f"kcompactd: woken {run.compaction_wakes} times, "
+                     f"{run.compaction_pages_migrated} pages {moved}, "
+                     f"{run.compaction_scanned_pages} pages scanned; zones compacted to a "
+                     f"block of the wanted order: {run.compaction_successes}, scanners met "
+                     f"without one: {run.compaction_failures}, not suitable: "
+                     f"{run.compaction_skipped}")
     lines.append(f"held back by the reserve: {_mib(run.reserve_high_pages, ps)} "
                  f"(sum of high watermarks; min {_mib(run.reserve_min_pages, ps)})")
     if run.packets_dropped_by_nic:

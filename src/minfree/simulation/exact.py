@@ -31,6 +31,21 @@ import numpy as np
 
 from minfree.simulation.buddy import NR_ORDERS, buddy_alloc, buddy_free
 from minfree.simulation.checks import zone_check, zone_ok
+from minfree.simulation.compaction import (
+    MOVABLE_ANON,
+    NOT_MOVABLE,
+    RUN_COMPLETE,
+    RUN_CONTINUE,
+    RUN_SUCCESS,
+    ST_COMPACT_FAIL,
+    ST_COMPACT_MIGRATED,
+    ST_COMPACT_SCANNED,
+    ST_COMPACT_SKIPPED,
+    ST_COMPACT_SUCCESS,
+    compact_zone,
+    kcompactd_wake,
+    zone_needs_compaction,
+)
 
 _NJIT = {"cache": True, "nogil": True}
 #: Rounds per sub-step: each actor's work of a sub-step is split into this many equal
@@ -55,7 +70,7 @@ ST_EVENTS = 13
 ST_DIRECT_RECLAIMED = 14
 ST_CACHE_BACKLOG = 15
 ST_FIRST_STALL_TICK = 16
-N_STATS = 20
+N_STATS = 24
 
 
 @numba.njit(**_NJIT)
@@ -69,6 +84,58 @@ def _node_balanced(node, era, zfree, boost, wm_high, protection, zone_node, zone
                    z, types, pageblock_order):
             return True
     return False
+
+
+@numba.njit(**_NJIT)
+def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+                    kc_awake, kc_order, kc_budget, kc_done, add, era, zone_node, zone_idx,
+                    classzone, wm_min, wm_low, protection, extfrag_threshold, types,
+                    pageblock_order, mov, lru_flat, cursors, pageblock_pages, targets, stats):
+    """kcompactd's share of work after a round: zones from the lowest index up
+    (kcompactd_do_work), each until a block of the wanted order exists, the scanners meet,
+    or it is not suitable; then it sleeps."""
+    nz = zfree.shape[0]
+    n_nodes = kc_awake.shape[0]
+    for node in range(n_nodes):
+        if kc_awake[node] == 0:
+            continue
+        kc_budget[node] += add
+        all_done = True
+        for z in range(nz):
+            if zone_node[z] != node or zone_idx[z] > classzone or kc_done[z]:
+                continue
+            ok, reason = zone_needs_compaction(
+                era, zfree, nr_free, z, kc_order[node], wm_min, wm_low,
+                protection[z, classzone], extfrag_threshold, types, pageblock_order)
+            if not ok:
+                kc_done[z] = 1
+                if reason >= 2:
+                    stats[ST_COMPACT_SKIPPED] += 1
+                continue
+            budget = int(kc_budget[node])
+            outcome, steps, moved = compact_zone(
+                free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+                z, kc_order[node], budget, mov, lru_flat, cursors, pageblock_pages,
+                targets)
+            kc_budget[node] -= steps
+            stats[ST_COMPACT_SCANNED] += steps
+            stats[ST_COMPACT_MIGRATED] += moved
+            stats[ST_EVENTS] += 2 * moved
+            if outcome == RUN_CONTINUE:
+                all_done = False
+                break
+            kc_done[z] = 1
+            if outcome == RUN_SUCCESS:
+                stats[ST_COMPACT_SUCCESS] += 1
+            elif outcome == RUN_COMPLETE:
+                stats[ST_COMPACT_FAIL] += 1
+        if all_done:
+            kc_awake[node] = 0
+            kc_order[node] = 0
+            kc_budget[node] = 0.0
+            for z in range(nz):
+                if zone_node[z] == node:
+                    kc_done[z] = 0
 
 
 @numba.njit(**_NJIT)
@@ -93,6 +160,8 @@ def run_exact(
     report_burst, report_window_ticks,
     # initial state
     app_pages_per_node, initial_above_high, initial_pin_every, initial_fill_all,
+    compact_enabled, compact_scan_per_sub, compact_wake_on_fail, extfrag_threshold,
+    compact_share,
     # outputs
     stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
     samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
@@ -117,6 +186,18 @@ def run_exact(
     lru_zone = np.zeros((n_nodes, lru_cap + 1), dtype=np.int8)
     lru_head = np.zeros(n_nodes, dtype=np.int64)
     lru_len = np.zeros(n_nodes, dtype=np.int64)
+    # compaction: which frames hold movable pages (and their LRU slot, flattened, so the LRU
+    # follows a migrated page); kcompactd's state per node; the scanners' cursors per zone
+    lru_flat = lru_pfn.reshape(-1)
+    lru_stride = lru_pfn.shape[1]
+    mov = np.full(free_order.shape[0] if compact_enabled else 1, NOT_MOVABLE, dtype=np.int64)
+    kc_awake = np.zeros(n_nodes, dtype=np.int64)
+    kc_order = np.zeros(n_nodes, dtype=np.int64)
+    kc_budget = np.zeros(n_nodes, dtype=np.float64)
+    kc_done = np.zeros(nz, dtype=np.int64)
+    ks_order = np.zeros(n_nodes, dtype=np.int64)
+    cursors = np.zeros((nz, 2), dtype=np.int64)
+    targets = np.zeros(max(1 << (NR_ORDERS - 1), pageblock_pages), dtype=np.int64)
     # per-actor FIFO of held blocks
     max_cap = 1
     for a in range(n_actors):
@@ -191,6 +272,8 @@ def run_exact(
                 for k in range((kept[z] * r) // rounds, (kept[z] * (r + 1)) // rounds):
                     slot = (lru_head[node] + lru_len[node]) % lru_pfn.shape[1]
                     lru_pfn[node, slot] = tmp_pfn[zbase[z] + k]
+                    if compact_enabled:
+                        mov[tmp_pfn[zbase[z] + k]] = node * lru_stride + slot
                     lru_zone[node, slot] = z
                     lru_len[node] += 1
     for z in range(nz):
@@ -342,6 +425,8 @@ def run_exact(
                                 while freed < batch and lru_len[node] > 0:
                                     h = lru_head[node]
                                     z = lru_zone[node, h]
+                                    if compact_enabled:
+                                        mov[lru_pfn[node, h]] = NOT_MOVABLE
                                     buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
                                                zbase, zsize, z, lru_pfn[node, h], 0)
                                     cache_pages[z] -= 1
@@ -364,11 +449,15 @@ def run_exact(
                                 nd = zone_node[gz]
                                 slot = (lru_head[nd] + lru_len[nd]) % lru_pfn.shape[1]
                                 lru_pfn[nd, slot] = got
+                                if compact_enabled:
+                                    mov[got] = nd * lru_stride + slot
                                 lru_zone[nd, slot] = gz
                                 lru_len[nd] += 1
                                 cache_pages[gz] += 1
                             else:
                                 anon_pages[gz] += 1
+                                if compact_enabled:
+                                    mov[got] = MOVABLE_ANON
                     else:
                         # atomic allocations, this round's share of each actor
                         for a in range(n_actors):
@@ -405,6 +494,9 @@ def run_exact(
                                         if z < 0:
                                             break
                                         nd = zone_node[z]
+                                        # wakeup_kswapd() raises pgdat->kswapd_order
+                                        if order > ks_order[nd]:
+                                            ks_order[nd] = order
                                         if kswapd_awake[nd] == 0 and not _node_balanced(
                                                 nd, era, zfree, boost, wm_high, protection, zone_node,
                                                 zone_idx, classzone, nr_free, types, pageblock_order):
@@ -455,6 +547,11 @@ def run_exact(
                                         pref = z
                                         break
                                 stats[ST_FAIL] += 1
+                                if compact_enabled and compact_wake_on_fail and order > 0:
+                                    kcompactd_wake(zone_node[pref], order, kc_awake, kc_order, era,
+                                                   zfree, nr_free, zone_node, zone_idx, classzone,
+                                                   wm_min, wm_low, protection, extfrag_threshold,
+                                                   types, pageblock_order, stats)
                                 sample_fail += 1
                                 if a_nowarn[a]:
                                     stats[ST_FAIL_NOWARN] += 1
@@ -492,6 +589,13 @@ def run_exact(
                                         n_snaps += 1
                                     else:
                                         suppressed += 1
+                if compact_enabled:
+                    _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                    zbase, zsize, kc_awake, kc_order, kc_budget, kc_done,
+                                    compact_scan_per_sub / ROUNDS, era, zone_node, zone_idx,
+                                    classzone, wm_min, wm_low, protection, extfrag_threshold,
+                                    types, pageblock_order, mov, lru_flat, cursors,
+                                    pageblock_pages, targets, stats)
                 for z in range(nz):
                     if zfree[z] < lowest_free[z]:
                         lowest_free[z] = zfree[z]
@@ -514,6 +618,13 @@ def run_exact(
                             for z in range(nz):
                                 if zone_node[z] == node:
                                     boost[z] = 0
+                            # kswapd_try_to_sleep(): wakeup_kcompactd(pgdat, alloc_order, ...)
+                            if compact_enabled and ks_order[node] > 0:
+                                kcompactd_wake(node, ks_order[node], kc_awake, kc_order, era,
+                                               zfree, nr_free, zone_node, zone_idx, classzone,
+                                               wm_min, wm_low, protection, extfrag_threshold,
+                                               types, pageblock_order, stats)
+                            ks_order[node] = 0
                             break
                         # kswapd_shrink_node(): each pass asks for max(HIGH, 32) pages of
                         # every eligible zone (mm/vmscan.c, 4.8+)
@@ -529,6 +640,8 @@ def run_exact(
                     while done < batch and lru_len[node] > 0:
                         h = lru_head[node]
                         z = lru_zone[node, h]
+                        if compact_enabled:
+                            mov[lru_pfn[node, h]] = NOT_MOVABLE
                         buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
                                    zbase, zsize, z, lru_pfn[node, h], 0)
                         cache_pages[z] -= 1

@@ -29,6 +29,18 @@ import numba
 import numpy as np
 
 from minfree.simulation.checks import zone_check, zone_ok
+from minfree.simulation.compaction import (
+    RUN_CONTINUE,
+    RUN_SUCCESS,
+    ST_COMPACT_FAIL,
+    ST_COMPACT_MIGRATED,
+    ST_COMPACT_SCANNED,
+    ST_COMPACT_SKIPPED,
+    ST_COMPACT_SUCCESS,
+    compact_counts,
+    kcompactd_wake,
+    zone_needs_compaction,
+)
 
 NR_ORDERS = 11
 ROUNDS = 4
@@ -250,6 +262,54 @@ def _lru_push(node, z, pages, lru_zone, lru_pages, lru_head, lru_len):
 
 
 @numba.njit(**_NJIT)
+def _kcompactd_work(nr_free, zfree, kc_awake, kc_order, kc_budget, kc_done, add, era,
+                    zone_node, zone_idx, classzone, wm_min, wm_low, protection,
+                    extfrag_threshold, types, pageblock_order, compact_share, stats):
+    """kcompactd's share of work after a round, zone by zone as in the exact engine, with
+    the count-level stand-in for the scanners (compaction.compact_counts)."""
+    nz = zfree.shape[0]
+    n_nodes = kc_awake.shape[0]
+    for node in range(n_nodes):
+        if kc_awake[node] == 0:
+            continue
+        kc_budget[node] += add
+        all_done = True
+        for z in range(nz):
+            if zone_node[z] != node or zone_idx[z] > classzone or kc_done[z]:
+                continue
+            ok, reason = zone_needs_compaction(
+                era, zfree, nr_free, z, kc_order[node], wm_min, wm_low,
+                protection[z, classzone], extfrag_threshold, types, pageblock_order)
+            if not ok:
+                kc_done[z] = 1
+                if reason >= 2:
+                    stats[ST_COMPACT_SKIPPED] += 1
+                continue
+            outcome, steps, moved = compact_counts(
+                nr_free, zfree, z, kc_order[node], kc_budget[node],
+                compact_share[kc_order[node]])
+            kc_budget[node] -= steps
+            stats[ST_COMPACT_SCANNED] += steps
+            stats[ST_COMPACT_MIGRATED] += moved
+            stats[13] += 2 * moved
+            if outcome == RUN_CONTINUE:
+                all_done = False
+                break
+            kc_done[z] = 1
+            if outcome == RUN_SUCCESS:
+                stats[ST_COMPACT_SUCCESS] += 1
+            else:
+                stats[ST_COMPACT_FAIL] += 1
+        if all_done:
+            kc_awake[node] = 0
+            kc_order[node] = 0
+            kc_budget[node] = 0.0
+            for z in range(nz):
+                if zone_node[z] == node:
+                    kc_done[z] = 0
+
+
+@numba.njit(**_NJIT)
 def run_fast(
     zone_pages,
     zone_node,
@@ -291,6 +351,11 @@ def run_fast(
     initial_above_high,
     initial_pin_every,
     initial_fill_all,
+    compact_enabled,
+    compact_scan_per_sub,
+    compact_wake_on_fail,
+    extfrag_threshold,
+    compact_share,
     stats,
     fail_by_order,
     fail_by_zone,
@@ -353,6 +418,12 @@ def run_fast(
     kswapd_awake = np.zeros(n_nodes, dtype=np.int64)
     kswapd_budget = np.zeros(n_nodes, dtype=np.float64)
     kswapd_pass = np.zeros(n_nodes, dtype=np.int64)
+    # kcompactd per node (see compaction.py: a count-level stand-in in this engine)
+    kc_awake = np.zeros(n_nodes, dtype=np.int64)
+    kc_order = np.zeros(n_nodes, dtype=np.int64)
+    kc_budget = np.zeros(n_nodes, dtype=np.float64)
+    kc_done = np.zeros(nz, dtype=np.int64)
+    ks_order = np.zeros(n_nodes, dtype=np.int64)
     pageblock_order = 0
     while (1 << pageblock_order) < pageblock_pages:
         pageblock_order += 1
@@ -647,6 +718,9 @@ def run_fast(
                                         if z < 0:
                                             break
                                         nd = zone_node[z]
+                                        # wakeup_kswapd() raises pgdat->kswapd_order
+                                        if order > ks_order[nd]:
+                                            ks_order[nd] = order
                                         if kswapd_awake[nd] == 0 and not _node_balanced(
                                             nd,
                                             era,
@@ -740,6 +814,11 @@ def run_fast(
                                         break
                                 stats[0] += n
                                 sample_fail += n
+                                if compact_enabled and compact_wake_on_fail and order > 0:
+                                    kcompactd_wake(zone_node[pref], order, kc_awake, kc_order, era,
+                                                   zfree, nr_free, zone_node, zone_idx, classzone,
+                                                   wm_min, wm_low, protection, extfrag_threshold,
+                                                   types, pageblock_order, stats)
                                 if a_nowarn[a]:
                                     stats[1] += n
                                 if stats[2] < 0:
@@ -780,6 +859,11 @@ def run_fast(
                                             for o in range(NR_ORDERS):
                                                 snap_nrfree[n_snaps, z, o] = nr_free[z, o]
                                         n_snaps += 1
+                if compact_enabled:
+                    _kcompactd_work(nr_free, zfree, kc_awake, kc_order, kc_budget, kc_done,
+                                    compact_scan_per_sub / ROUNDS, era, zone_node, zone_idx,
+                                    classzone, wm_min, wm_low, protection, extfrag_threshold,
+                                    types, pageblock_order, compact_share, stats)
                 for z in range(nz):
                     if zfree[z] < lowest_free[z]:
                         lowest_free[z] = zfree[z]
@@ -801,6 +885,12 @@ def run_fast(
                             for z in range(nz):
                                 if zone_node[z] == node:
                                     boost[z] = 0
+                            if compact_enabled and ks_order[node] > 0:
+                                kcompactd_wake(node, ks_order[node], kc_awake, kc_order, era,
+                                               zfree, nr_free, zone_node, zone_idx, classzone,
+                                               wm_min, wm_low, protection, extfrag_threshold,
+                                               types, pageblock_order, stats)
+                            ks_order[node] = 0
                             break
                         # kswapd_shrink_node(): a pass asks for max(HIGH, 32) per zone
                         for z in range(nz):

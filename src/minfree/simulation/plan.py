@@ -102,6 +102,12 @@ class Plan:
     pageblock_pages: int
     release: str
     notes: list[str] = field(default_factory=list)
+    #: kcompactd (scenario [compaction]): on/off, migrate-scanner steps per sub-step, wake
+    #: on order > 0 atomic failures, vm.extfrag_threshold
+    compact_enabled: bool = False
+    compact_scan_per_substep: float = 0.0
+    compact_wake_on_failure: bool = False
+    extfrag_threshold: int = 500
 
     @property
     def zone_count(self) -> int:
@@ -337,6 +343,10 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         direct_pages_per_s=scenario.reclaim.direct_mib_per_s * pages_per_mib,
         direct_batch=max(scenario.reclaim.direct_batch_pages, 0), cache_readers=max(cache.readers, 1),
         pageblock_pages=pageblock, release=host.release,
+        compact_enabled=scenario.compaction.enabled,
+        compact_scan_per_substep=scenario.compaction.scan_rate_pages_per_s * tick_s / SUBSTEPS,
+        compact_wake_on_failure=scenario.compaction.wake_on_high_order_failure,
+        extfrag_threshold=scenario.compaction.extfrag_threshold,
     )
 
 

@@ -19,6 +19,7 @@ from minfree.errors import UsageError
 from minfree.simulation import plan as plan_mod
 from minfree.simulation.buddy import NR_ORDERS, BuddyArrays
 from minfree.simulation.checks import N_TYPE_COLUMNS
+from minfree.simulation.compaction import pin_free_share
 from minfree.simulation.host import SimHost
 from minfree.simulation.scenario import Scenario
 
@@ -102,6 +103,16 @@ class RunResult:
     samples_failures: np.ndarray = field(repr=False)
     snapshots: tuple[FailureSnapshot, ...] = field(repr=False, default=())
     actors: tuple[tuple[str, int, str, int], ...] = ()
+    #: kcompactd (scenario [compaction]; all 0 when off): wakes, pages migrated (exact) or
+    #: moved by the count-level stand-in (fast), migrate-scanner steps, and per-zone
+    #: outcomes: a block of the wanted order made, scanners met without one, not suitable
+    compaction_enabled: bool = False
+    compaction_wakes: int = 0
+    compaction_pages_migrated: int = 0
+    compaction_scanned_pages: int = 0
+    compaction_successes: int = 0
+    compaction_failures: int = 0
+    compaction_skipped: int = 0
 
     @property
     def lowest_free_pages(self) -> dict[str, int]:
@@ -124,7 +135,7 @@ def _outputs(plan: plan_mod.Plan) -> dict[str, np.ndarray]:
     report_window_ticks = max(int(plan_mod.REPORT_WINDOW_S / plan.tick_s), 1)
     n_snaps = plan_mod.REPORT_BURST * (plan.ticks // report_window_ticks + 1)
     n_snaps = min(n_snaps, 2000)
-    stats = np.zeros(20, dtype=np.int64)
+    stats = np.zeros(24, dtype=np.int64)
     stats[2] = -1
     stats[16] = -1
     return {
@@ -166,6 +177,9 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
         plan.direct_batch, plan.tick_s, plan_mod.SUBSTEPS, plan_mod.SAMPLE_TICKS,
         plan_mod.REPORT_BURST, report_window_ticks, plan.app_pages_per_node,
         plan.initial_free_above_high, plan.initial_pin_every, plan.initial_fill_all,
+        plan.compact_enabled, plan.compact_scan_per_substep, plan.compact_wake_on_failure,
+        plan.extfrag_threshold,
+        np.array([pin_free_share(plan.initial_pin_every, o) for o in range(NR_ORDERS)]),
     )
 
 
@@ -252,6 +266,10 @@ def _result(plan: plan_mod.Plan, engine: str, out: dict[str, np.ndarray], n_snap
         samples_boost=out["samples_boost"], samples_failures=out["samples_fail"],
         snapshots=tuple(snaps),
         actors=tuple((a.name, a.order, a.gfp_names, a.gfp_mask) for a in plan.actors),
+        compaction_enabled=plan.compact_enabled, compaction_wakes=int(stats[17]),
+        compaction_pages_migrated=int(stats[18]), compaction_successes=int(stats[19]),
+        compaction_failures=int(stats[20]), compaction_skipped=int(stats[21]),
+        compaction_scanned_pages=int(stats[22]),
     )
 
 
