@@ -168,3 +168,18 @@ def test_a_scan_stopped_early_cancels_the_search(tmp_path, small_parallel):
     [(_range, result)] = small_parallel
     with pytest.raises(ChildProcessError):
         os.waitpid(result.pid, os.WNOHANG)  # killed and reaped
+
+
+def test_too_many_hits_falls_back_to_searching_in_process(tmp_path, small_parallel, monkeypatch):
+    monkeypatch.setattr(logs, "MAX_LISTED_HITS", 10)
+    path = tmp_path / "kern.log"
+    path.write_bytes(_log(4))
+    [source] = logs.discover([str(path)])
+    chunks = source.chunks()
+    next(chunks)
+    (_start, _stop), result = chunks.search_from(COARSE_TRIGGER_BYTES, 1)
+    assert result() is None  # the child gave up
+    chunks.close()
+    parallel, single = _both(path)
+    assert small_parallel[-1] is not None
+    assert parallel == single

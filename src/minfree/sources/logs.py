@@ -313,9 +313,17 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+#: The child gives up (and the scan searches by itself) past this many hits: a file full of
+#: needles must not make a list bigger than the chunks the scan holds anyway.
+MAX_LISTED_HITS = 1 << 20
+
+
 def _occurrences(fd: int, needles: Sequence[bytes], start: int, stop: int) -> array:
-    """Sorted ``offset * 8 + needle index`` of every needle occurrence in ``[start, stop)``."""
-    found = []
+    """Sorted ``offset * 8 + needle index`` of every needle occurrence in ``[start, stop)``.
+
+    Raises OverflowError past :data:`MAX_LISTED_HITS`.
+    """
+    found = array("q")
     overlap = max(len(n) for n in needles) - 1
     position = start
     while position < stop:
@@ -324,14 +332,18 @@ def _occurrences(fd: int, needles: Sequence[bytes], start: int, stop: int) -> ar
         if not data:
             break
         data = data[:stop - position]
+        here = []
         for index, needle in enumerate(needles):
             at = data.find(needle)
             while 0 <= at < block:
-                found.append((position + at) << 3 | index)
+                here.append((position + at) << 3 | index)
                 at = data.find(needle, at + 1)
+        here.sort()  # blocks come in order, so the whole list stays sorted
+        found.extend(here)
+        if len(found) > MAX_LISTED_HITS:
+            raise OverflowError("too many hits to list")
         position += block
-    found.sort()
-    return array("q", found)
+    return found
 
 
 def _file_chunks(path: str) -> FileChunks:
