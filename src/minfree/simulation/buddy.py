@@ -36,9 +36,13 @@ NR_ORDERS = 11
 MAX_BLOCK_PAGES = 1 << (NR_ORDERS - 1)
 
 _NJIT = {"cache": True, "nogil": True}
+#: The split/merge primitives are inlined into their callers at numba's IR level: called as
+#: separately compiled functions, each call unpacks and passes seven array structs, which
+#: cost about a quarter of an event in a mostly free zone (bench/results/simulate.md).
+_NJIT_INLINE = {**_NJIT, "inline": "always"}
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_INLINE)
 def _list_add(nxt, prv, heads, z, order, pfn):
     head = heads[z, order]
     nxt[pfn] = head
@@ -48,7 +52,7 @@ def _list_add(nxt, prv, heads, z, order, pfn):
     heads[z, order] = pfn
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_INLINE)
 def _list_del(nxt, prv, heads, z, order, pfn):
     n = nxt[pfn]
     p = prv[pfn]
@@ -62,7 +66,7 @@ def _list_del(nxt, prv, heads, z, order, pfn):
     prv[pfn] = -1
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_INLINE)
 def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, order):
     """Allocate a block of ``order`` from zone ``z``; return its head frame or -1.
 
@@ -89,7 +93,7 @@ def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, ord
     return pfn
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_INLINE)
 def buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, z, pfn,
                order):
     """Free the block ``pfn`` of ``order`` in zone ``z``, merging with free buddies only."""
