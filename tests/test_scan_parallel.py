@@ -183,3 +183,22 @@ def test_too_many_hits_falls_back_to_searching_in_process(tmp_path, small_parall
     parallel, single = _both(path)
     assert small_parallel[-1] is not None
     assert parallel == single
+
+
+def test_no_fork_while_threads_run(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(logs, "CHUNK_BYTES", 64)
+    path = tmp_path / "kern.log"
+    path.write_bytes(b"".join(_NOISE) * 50)
+    chunks = logs.FileChunks(str(path))
+    next(chunks)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        assert chunks.search_from(COARSE_TRIGGER_BYTES, 1) is None
+    finally:
+        release.set()
+        worker.join()
+    chunks.close()

@@ -233,10 +233,10 @@ class FileChunks:
         the needle``, is what ``result()`` gives (blocking until the child is done; None if
         it failed, and then the caller searches itself); ``result(cancel=True)`` stops the
         child. None when it is not worth it or not possible: a file under ``min_bytes``, a
-        compressed file, one CPU, no ``fork``, or threads running (forking a process that
-        has threads is not safe).
+        compressed file, one CPU, not Linux (``fork`` without ``exec`` is only relied on
+        there), or threads running (forking a process that has threads is not safe).
         """
-        if (self._search_fd is None or self._size < min_bytes or not hasattr(os, "fork")
+        if (self._search_fd is None or self._size < min_bytes or not sys.platform.startswith("linux")
                 or len(needles) > 8 or _usable_cpus() < 2 or threading.active_count() > 1):
             return None
         size = self._size
