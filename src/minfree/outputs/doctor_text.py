@@ -96,7 +96,7 @@ def render_doctor_text(doc: Mapping[str, Any], *, width: int = 100, color: bool 
         out("  /proc/meminfo not available")
     if mem["zones"]:
         table = Table(show_edge=False, pad_edge=False, box=None)
-        for column in ("zone", "free", "min", "low", "high", "free vs low", "largest block"):
+        for column in ("zone", "free", "min kB", "low kB", "high kB", "free vs low", "largest block"):
             table.add_column(column, justify="right" if column != "zone" else "left")
         for z in mem["zones"]:
             headroom = z["free_kb"] - z["low_kb"]

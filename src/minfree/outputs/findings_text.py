@@ -139,7 +139,8 @@ def _mfrt(p: Mapping[str, Any]) -> str:
         )
     return (
         f"vm.min_free_kbytes is {p['current_kb']:,} kB because THP is '{p['thp_enabled']}':"
-        f" khugepaged raised it from the default of {p['default_kb'] or '?'} kB"
+        f" khugepaged raised it from the default of "
+        f"{'?' if p['default_kb'] is None else format(p['default_kb'], ',')} kB"
     )
 
 
