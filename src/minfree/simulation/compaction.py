@@ -13,7 +13,8 @@ succeed (``zone_watermark_ok(zone, order, min_wmark_pages(zone), ...)``) and whe
 
 * order-0 watermark check at ``min`` (``low`` for costly orders, > 3) plus ``compact_gap(order)
   = 2 << order`` pages: compaction needs free pages to migrate into (mm/compaction.c,
-  ``__compaction_suitable``, 4.10+; older kernels used ``low`` for every order). Both
+  ``__compaction_suitable``; from 4.9, "mm, compaction: require only min watermarks for
+  non-costly orders"; older kernels used ``low`` for every order; the model uses the 4.9+ rule in every era). Both
   checks are the shared compiled core (:mod:`minfree.simulation.checks`), never a copy;
 * for order > PAGE_ALLOC_COSTLY_ORDER (3), the zone's fragmentation index
   (:func:`minfree.kernel.fragmentation.fragmentation_index`, called as is) in
