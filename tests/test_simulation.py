@@ -533,3 +533,33 @@ def test_costly_order_compaction_runs_through_the_fragmentation_index(engine):
     # kcompactd was woken for order 4 and every zone it looked at got an outcome
     assert stats[17] > 0
     assert stats[19] + stats[20] + stats[21] > 0
+
+
+def test_compaction_suitability_before_4_9():
+    """3.10-era rules: LOW + compact_gap and the fragmentation index for every order."""
+    from minfree.kernel.fragmentation import fragmentation_index
+    from minfree.simulation.checks import empty_type_matrix
+    from minfree.simulation.compaction import LEGACY_FLAG, zone_needs_compaction
+
+    old_host = dataclasses.replace(TINY_HOST, release="3.10.0-1160.el7.x86_64")
+    assert plan_mod.build_plan(old_host, parse_scenario(tiny_scenario())).compact_legacy
+    assert not plan_mod.build_plan(TINY_HOST, parse_scenario(tiny_scenario())).compact_legacy
+    wm_min = np.array([100], dtype=np.int64)
+    wm_low = np.array([150], dtype=np.int64)
+    types = empty_type_matrix(11)
+    era = plan_mod.build_plan(old_host, parse_scenario(tiny_scenario())).check_era
+
+    def check(blocks, order, legacy):
+        nr_free = np.array([blocks + [0] * (11 - len(blocks))], dtype=np.int64)
+        zfree = np.array([sum(n << k for k, n in enumerate(blocks))], dtype=np.int64)
+        return zone_needs_compaction(era, zfree, nr_free, 0, order, wm_min, wm_low, 0,
+                                     500 + (LEGACY_FLAG if legacy else 0), types, 9)
+
+    # 150 free order-0 pages + 4 order-1: above MIN + 8, not above LOW + 8
+    assert check([150, 4], 2, legacy=False) == (True, 0)
+    assert check([150, 4], 2, legacy=True) == (False, 2)
+    # order 2 with the free memory in a few order-1 blocks: index <= 500 -> lack of memory
+    few = [0, 100]
+    assert 0 <= fragmentation_index(few, 2) <= 500
+    assert check(few, 2, legacy=False) == (True, 0)
+    assert check(few, 2, legacy=True) == (False, 3)

@@ -14,12 +14,16 @@ succeed (``zone_watermark_ok(zone, order, min_wmark_pages(zone), ...)``) and whe
 * order-0 watermark check at ``min`` (``low`` for costly orders, > 3) plus ``compact_gap(order)
   = 2 << order`` pages: compaction needs free pages to migrate into (mm/compaction.c,
   ``__compaction_suitable``; from 4.9, "mm, compaction: require only min watermarks for
-  non-costly orders"; older kernels used ``low`` for every order; the model uses the 4.9+ rule in every era). Both
+  non-costly orders"; older kernels used ``low`` for every order, and so does the model for releases before
+  4.9). Both
   checks are the shared compiled core (:mod:`minfree.simulation.checks`), never a copy;
 * for order > PAGE_ALLOC_COSTLY_ORDER (3), the zone's fragmentation index
   (:func:`minfree.kernel.fragmentation.fragmentation_index`, called as is) in
   ``[0, vm.extfrag_threshold]`` means the failure is for lack of memory, not
   fragmentation, and compaction is skipped (kernel-facts §7; orders <= 3 always compact).
+  3.10 applied the index to every order; the model does so for releases before 4.9 (the
+  series that changed the watermark rule; the exact release of this change is not
+  verified here).
 
 Exact engine (:func:`compact_zone`): real migration in the page map. Movable pages are the
 ones the engine marks in ``mov`` (page cache pages, with their LRU slot so the LRU follows
@@ -64,6 +68,11 @@ ST_COMPACT_FAIL = 20
 ST_COMPACT_SKIPPED = 21
 ST_COMPACT_SCANNED = 22
 
+#: added to ``extfrag_threshold`` (0-1000) by the plan for pre-4.9 releases, so that the
+#: engines' signatures stay as they are: LOW + compact_gap and the fragmentation index for
+#: every order
+LEGACY_FLAG = 1 << 20
+
 #: ``mov`` values: not movable / movable without a back-reference (anonymous growth);
 #: >= 0 is an index into the back-reference array (the flattened LRU ring)
 NOT_MOVABLE = -1
@@ -90,14 +99,18 @@ def _fragmentation_index(nr_free, z, order):
 def zone_needs_compaction(era, zfree, nr_free, z, order, wm_min, wm_low, reserve,
                           extfrag_threshold, types, pageblock_order):
     """(compact?, reason): reason 0 = go ahead, 1 = the allocation would already succeed at
-    min, 2 = ``compaction_suitable`` watermark, 3 = fragmentation index says lack of memory."""
+    min, 2 = ``compaction_suitable`` watermark, 3 = fragmentation index says lack of memory.
+    ``extfrag_threshold`` plus :data:`LEGACY_FLAG` asks for the pre-4.9 rules."""
+    legacy = extfrag_threshold >= LEGACY_FLAG
+    if legacy:
+        extfrag_threshold -= LEGACY_FLAG
     if zone_ok(era, zfree[z], order, wm_min[z], 0, 0, nr_free, z, types, pageblock_order):
         return False, 1
-    mark = wm_low[z] if order > PAGE_ALLOC_COSTLY_ORDER else wm_min[z]
+    mark = wm_low[z] if (legacy or order > PAGE_ALLOC_COSTLY_ORDER) else wm_min[z]
     mark += 2 << order  # compact_gap()
     if not zone_ok(era, zfree[z], 0, mark, reserve, 0, nr_free, z, types, pageblock_order):
         return False, 2
-    if order > PAGE_ALLOC_COSTLY_ORDER:
+    if legacy or order > PAGE_ALLOC_COSTLY_ORDER:
         index = _fragmentation_index(nr_free, z, order)
         if 0 <= index <= extfrag_threshold:
             return False, 3

@@ -108,6 +108,10 @@ class Plan:
     compact_scan_per_substep: float = 0.0
     compact_wake_on_failure: bool = False
     extfrag_threshold: int = 500
+    #: before 4.9 compaction_suitable() asked LOW + compact_gap for every order and applied
+    #: the fragmentation index to every order (3.10); from 4.9 MIN for orders <= 3 and the
+    #: index only above PAGE_ALLOC_COSTLY_ORDER. Unknown release: the current rule.
+    compact_legacy: bool = False
 
     @property
     def zone_count(self) -> int:
@@ -347,6 +351,7 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         compact_scan_per_substep=scenario.compaction.scan_rate_pages_per_s * tick_s / SUBSTEPS,
         compact_wake_on_failure=scenario.compaction.wake_on_high_order_failure,
         extfrag_threshold=scenario.compaction.extfrag_threshold,
+        compact_legacy=release is not None and release < (4, 9),
     )
 
 

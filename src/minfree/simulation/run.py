@@ -19,7 +19,7 @@ from minfree.errors import UsageError
 from minfree.simulation import plan as plan_mod
 from minfree.simulation.buddy import NR_ORDERS, BuddyArrays
 from minfree.simulation.checks import N_TYPE_COLUMNS
-from minfree.simulation.compaction import pin_free_share
+from minfree.simulation.compaction import LEGACY_FLAG, pin_free_share
 from minfree.simulation.host import SimHost
 from minfree.simulation.scenario import Scenario
 
@@ -178,7 +178,7 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
         plan_mod.REPORT_BURST, report_window_ticks, plan.app_pages_per_node,
         plan.initial_free_above_high, plan.initial_pin_every, plan.initial_fill_all,
         plan.compact_enabled, plan.compact_scan_per_substep, plan.compact_wake_on_failure,
-        plan.extfrag_threshold,
+        plan.extfrag_threshold + (LEGACY_FLAG if plan.compact_legacy else 0),
         np.array([pin_free_share(plan.initial_pin_every, o) for o in range(NR_ORDERS)]),
     )
 
