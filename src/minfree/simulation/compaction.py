@@ -45,6 +45,8 @@ pages. Held network buffers and slab pages are not counted as unmovable there.
 
 from __future__ import annotations
 
+import warnings
+
 import numba
 import numpy as np
 
@@ -53,6 +55,11 @@ from minfree.simulation.buddy import NR_ORDERS, buddy_free
 from minfree.simulation.checks import zone_ok
 
 _NJIT = {"cache": True, "nogil": True}
+# The engines are compiled nogil; the one object-mode call (the kernel module's
+# fragmentation_index, for order > 3 only) takes the GIL back while it runs, which numba
+# announces at compile time. Expected, and not worth a warning on the user's terminal.
+warnings.filterwarnings("ignore", message="Code running in object mode won't allow parallel",
+                        category=numba.NumbaWarning)
 
 #: outcome codes of one zone's compaction step
 RUN_CONTINUE = 0   # budget used up, more to do
