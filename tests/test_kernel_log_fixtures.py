@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from minfree.parsers import kernel_log
 from minfree.parsers.kernel_log import parse_kernel_log, scan_chunks
 
 LOGS = FIXTURES / "kernel-logs"
@@ -70,9 +71,17 @@ def test_report_matches_index(row):
         assert reports[0].kernel_release == row["kernel_version"]
 
 
+@pytest.mark.parametrize("engine", ["hyperscan", "bytes.find"])
 @pytest.mark.parametrize("row", REPORT_ROWS, ids=[r["file"] for r in REPORT_ROWS])
-def test_streaming_scan_equals_whole_text_parse(row):
-    """The fast-skip byte scanner finds exactly what the line-by-line parser finds."""
+def test_streaming_scan_equals_whole_text_parse(row, engine, monkeypatch):
+    """The fast-skip byte scanner finds exactly what the line-by-line parser finds, with
+    either search of its skip path (Hyperscan in small windows, or ``bytes.find``)."""
+    if engine == "bytes.find":
+        monkeypatch.setattr(kernel_log, "_hyperscan", lambda: None)
+    elif kernel_log._hyperscan() is None:
+        pytest.skip("hyperscan is not installed")
+    else:
+        monkeypatch.setattr(kernel_log, "HYPERSCAN_WINDOW_BYTES", 61)
     path = LOGS / "reports" / row["file"]
     data = path.read_bytes()
     for size in (1, 13, 4096):

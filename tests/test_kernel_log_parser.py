@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
+from minfree.parsers import kernel_log
 from minfree.parsers.kernel_log import MAX_LINE_CHARS, parse_kernel_log, scan_chunks
 from minfree.parsers.kernel_log_prefix import split_prefix
 
@@ -24,8 +26,22 @@ def _one(text: str):
     return parsed.reports[0]
 
 
-def _scan(data: bytes, chunk: int = 1 << 20):
-    return list(scan_chunks([data[i:i + chunk] for i in range(0, len(data), chunk)] or [b""], "t"))
+def _scan(data: bytes, chunk: int = 1 << 20, engine: str = "default"):
+    """Stream ``data`` in chunks; ``engine`` "bytes.find" turns Hyperscan off, "hyperscan"
+    requires it (with small search windows, so literals straddle their borders)."""
+    chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)] or [b""]
+    if engine == "bytes.find":
+        with mock.patch.object(kernel_log, "_hyperscan", return_value=None):
+            return list(scan_chunks(chunks, "t"))
+    if engine == "hyperscan":
+        if kernel_log._hyperscan() is None:
+            pytest.skip("hyperscan is not installed")
+        with mock.patch.object(kernel_log, "HYPERSCAN_WINDOW_BYTES", 97):
+            return list(scan_chunks(chunks, "t"))
+    return list(scan_chunks(chunks, "t"))
+
+
+ENGINES = ("hyperscan", "bytes.find")
 
 
 @pytest.mark.parametrize(("line", "ts", "uptime", "host"), [
@@ -301,20 +317,22 @@ _PAYLOAD = st.one_of(
 _ALL_LOGS = sorted(REPORTS.glob("*.log")) + sorted(NEARMISS.glob("*.log"))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=4000), st.integers(min_value=1, max_value=600))
-def test_arbitrary_bytes_never_raise(data, chunk):
-    items = _scan(data, chunk=chunk)
+def test_arbitrary_bytes_never_raise(engine, data, chunk):
+    items = _scan(data, chunk=chunk, engine=engine)
     for item in items:
         assert item.source == "t"
     parse_kernel_log(data.decode("utf-8", "replace"), "t")
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(_ALL_LOGS), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 4),
                                                         _PAYLOAD), max_size=12),
        st.integers(min_value=1, max_value=5000))
-def test_mutated_real_logs_never_raise_and_streaming_agrees(path, edits, chunk):
+def test_mutated_real_logs_never_raise_and_streaming_agrees(engine, path, edits, chunk):
     data = bytearray(path.read_bytes())
     for position, action, payload in edits:
         at = position % (len(data) + 1)
@@ -329,7 +347,7 @@ def test_mutated_real_logs_never_raise_and_streaming_agrees(path, edits, chunk):
         else:
             data = data[:at]  # truncate
     data = bytes(data)
-    streamed = [i for i in _scan(data, chunk=chunk) if type(i).__name__ == "FailureReport"]
+    streamed = [i for i in _scan(data, chunk=chunk, engine=engine) if type(i).__name__ == "FailureReport"]
     whole = parse_kernel_log(data.decode("utf-8", "replace"), "t").reports
     # Decoding line by line and whole-text may differ only where bytes are not UTF-8
     # (a multi-byte sequence broken by a chunk border is decoded per line either way).

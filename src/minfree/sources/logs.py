@@ -27,13 +27,10 @@ import errno
 import lzma
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
-import threading
 import zlib
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -186,17 +183,12 @@ def _open_file(path: str) -> BinaryIO:
 class FileChunks:
     """The chunks of one file (decompressed when it is compressed), as an iterator.
 
-    For a big plain regular file it can also search the second half of itself for some
-    substrings in a child process (:meth:`search_from`) while the scan reads the first half:
-    ``bytes.find`` holds the GIL, so a second CPU helps only from another process. The file
-    is opened at the first ``next``, so errors surface where the scan reads.
+    The file is opened at the first ``next``, so errors surface where the scan reads.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._chunks: Iterator[bytes] | None = None
-        self._search_fd: int | None = None
-        self._size = 0
 
     def __iter__(self) -> FileChunks:
         return self
@@ -209,144 +201,17 @@ class FileChunks:
     def _generate(self) -> Iterator[bytes]:
         handle = _open_file(self.path)
         try:
-            fd = handle.fileno()
-            try:
-                status = os.fstat(fd)
-                if stat.S_ISREG(status.st_mode):
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # read ahead more
-                    kind, _engine = _decompressor(os.pread(fd, 8, 0))
-                    if kind is None:
-                        self._search_fd = os.dup(fd)
-                        self._size = status.st_size
-            except (OSError, AttributeError):
-                pass  # no search from a second process: the scan does it all
+            with contextlib.suppress(OSError, AttributeError):
+                if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    # read ahead more
+                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
             yield from decompressed(_read_handle(handle, self.path), self.path)
         finally:
             handle.close()
 
-    def search_from(self, needles: Sequence[bytes], min_bytes: int
-                    ) -> tuple[tuple[int, int], Callable[..., array | None]] | None:
-        """Start searching the second half of the file for ``needles`` in a child process.
-
-        Returns ``((start, stop), result)``: every occurrence of a needle that starts at
-        offset ``start`` or later and ends by ``stop``, sorted, as ``offset * 8 + index of
-        the needle``, is what ``result()`` gives (blocking until the child is done; None if
-        it failed, and then the caller searches itself); ``result(cancel=True)`` stops the
-        child. None when it is not worth it or not possible: a file under ``min_bytes``, a
-        compressed file, one CPU, not Linux (``fork`` without ``exec`` is only relied on
-        there), or threads running (forking a process that has threads is not safe).
-        """
-        if (self._search_fd is None or self._size < min_bytes or not sys.platform.startswith("linux")
-                or len(needles) > 8 or _usable_cpus() < 2 or threading.active_count() > 1):
-            return None
-        size = self._size
-        # The child takes more than half: this process also reads the whole file, counts its
-        # lines and parses the reports (measured on the 1 GiB bench, see bench/results/scan.md).
-        start = int(size * (1 - CHILD_SHARE)) // CHUNK_BYTES * CHUNK_BYTES
-        if start <= 0:
-            return None
-        read_fd, write_fd = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
-            return None
-        if pid == 0:  # the child: search, write the offsets, leave without cleanup
-            code = 1
-            try:
-                os.close(read_fd)
-                payload = _occurrences(self._search_fd, needles, start, size).tobytes()
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(write_fd, view):]
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        waited = False
-
-        def result(cancel: bool = False) -> array | None:
-            nonlocal waited
-            if waited:
-                return None
-            waited = True
-            try:
-                if cancel:
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                    return None
-                pieces = []
-                while True:
-                    piece = os.read(read_fd, 1 << 20)
-                    if not piece:
-                        break
-                    pieces.append(piece)
-            finally:
-                os.close(read_fd)
-                _pid, status = os.waitpid(pid, 0)
-            data = b"".join(pieces)
-            if os.waitstatus_to_exitcode(status) != 0 or len(data) % 8:
-                return None
-            found = array("q")
-            found.frombytes(data)
-            return found
-
-        result.pid = pid  # type: ignore[attr-defined]
-        return (start, size), result
-
     def close(self) -> None:
-        if self._search_fd is not None:
-            os.close(self._search_fd)
-            self._search_fd = None
         if self._chunks is not None:
             self._chunks.close()  # type: ignore[attr-defined]
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # never raise from a finaliser
-            self.close()
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-#: Share of a big plain file searched by the child of :meth:`FileChunks.search_from`.
-CHILD_SHARE = 0.55
-#: The child gives up (and the scan searches by itself) past this many hits: a file full of
-#: needles must not make a list bigger than the chunks the scan holds anyway.
-MAX_LISTED_HITS = 1 << 20
-
-
-def _occurrences(fd: int, needles: Sequence[bytes], start: int, stop: int) -> array:
-    """Sorted ``offset * 8 + needle index`` of every needle occurrence in ``[start, stop)``.
-
-    Raises OverflowError past :data:`MAX_LISTED_HITS`.
-    """
-    found = array("q")
-    overlap = max(len(n) for n in needles) - 1
-    position = start
-    while position < stop:
-        block = min(CHUNK_BYTES, stop - position)
-        data = os.pread(fd, block + overlap, position)
-        if not data:
-            break
-        data = data[:stop - position]
-        here = []
-        for index, needle in enumerate(needles):
-            at = data.find(needle)
-            while 0 <= at < block:
-                here.append((position + at) << 3 | index)
-                at = data.find(needle, at + 1)
-        here.sort()  # blocks come in order, so the whole list stays sorted
-        found.extend(here)
-        if len(found) > MAX_LISTED_HITS:
-            raise OverflowError("too many hits to list")
-        position += block
-    return found
 
 
 def _file_chunks(path: str) -> FileChunks:

@@ -1,0 +1,158 @@
+"""The skip path's two searches (Hyperscan, and ``bytes.find`` without it) give one result.
+
+Hyperscan lists the coarse hits of a window of the buffer; these tests shrink the window to
+a few dozen bytes so literals straddle window borders (and chunk borders) all the time.
+"""
+
+from __future__ import annotations
+
+import mmap
+import random
+import sys
+import threading
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES
+from minfree.parsers import kernel_log
+from minfree.parsers.kernel_log import (
+    COARSE_TRIGGER_BYTES,
+    parse_kernel_log,
+    scan_buffer,
+    scan_chunks,
+)
+
+pytest.importorskip("hyperscan")
+
+LOGS = FIXTURES / "kernel-logs"
+_ALL_LOGS = sorted((LOGS / "reports").glob("*.log")) + sorted((LOGS / "nearmiss").glob("*.log"))
+_NOISE = [
+    b"Mar  1 00:00:01 db1 kernel: [ 1.000000] mlx5_core 0000:3b:00.0: mlx5_alloc_cq:12: allocate CQ ok\n",
+    b"Mar  1 00:00:02 db1 kernel: [ 2.000000] TCP: out of memory -- consider tuning tcp_mem\n",
+    b"Mar  1 00:00:03 db1 sshd[12]: Accepted publickey for deploy from 10.0.0.1 port 22 ssh2\n",
+    b"Mar  1 00:00:04 db1 kernel: [ 4.000000] Linux version 5.15.0-91-generic (buildd@lcy02) #101\n",
+    b"Mar  1 00:00:05 db1 kernel: [ 5.000000] warn_alloc: 3 callbacks suppressed\n",
+]
+
+
+def _log(seed: int, copies: int = 2) -> bytes:
+    """Noise with every fixture log (reports and near misses) sprinkled through it."""
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(copies):
+        for path in _ALL_LOGS:
+            parts.extend(rng.choice(_NOISE) for _ in range(rng.randrange(0, 40)))
+            parts.append(path.read_bytes())
+    return b"".join(parts)
+
+
+def _scan(data: bytes, chunk: int, *, hyperscan: bool, window: int = 4 << 20):
+    with mock.patch.object(kernel_log, "HYPERSCAN_WINDOW_BYTES", window):
+        if hyperscan:
+            assert kernel_log._hyperscan() is not None
+            return list(scan_chunks([data[i:i + chunk] for i in range(0, len(data), chunk)], "t"))
+        with mock.patch.object(kernel_log, "_hyperscan", return_value=None):
+            return list(scan_chunks([data[i:i + chunk] for i in range(0, len(data), chunk)], "t"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("window", [37, 4096])
+def test_hyperscan_scan_equals_find_scan(seed, window):
+    data = _log(seed)
+    fast = _scan(data, 4096, hyperscan=True, window=window)
+    plain = _scan(data, 4096, hyperscan=False)
+    assert fast == plain
+    reports = [i for i in fast if type(i).__name__ == "FailureReport"]
+    whole = parse_kernel_log(data.decode("utf-8", "replace"), "t").reports
+    assert [r.first_line for r in reports] == [r.first_line for r in whole]
+    assert len(reports) > 60
+    assert {e.kind for e in fast if type(e).__name__ == "RelatedEvent"} >= {
+        "oom-killer", "vmalloc-failure", "allocation-stall", "slub-unable-to-allocate"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_ALL_LOGS), st.integers(0, 10**6), st.integers(1, 300),
+       st.sampled_from([b"\n", b"alloc", b"ut of memory", b"Linux version 6.1.0 #1\n", b"\x00\xff"]),
+       st.integers(1, 9000), st.integers(14, 5000))
+def test_mutated_logs_both_searches_agree(path, seed, noise_lines, payload, chunk, window):
+    rng = random.Random(seed)
+    data = bytearray(b"".join(rng.choice(_NOISE) for _ in range(noise_lines)) + path.read_bytes())
+    for _ in range(3):
+        at = rng.randrange(len(data) + 1)
+        data[at:at] = payload
+    data = bytes(data) * 2
+    assert _scan(data, chunk, hyperscan=True, window=window) == _scan(data, chunk, hyperscan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from([*COARSE_TRIGGER_BYTES, b"\n", b"allo"])),
+                max_size=60),
+       st.integers(13, 200))
+def test_next_hit_is_the_first_find(pieces, window):
+    """Every position gives what the smallest ``bytes.find`` over the literals gives."""
+    data = b"".join(b"x" * gap + piece for gap, piece in pieces)
+    engine = kernel_log._hyperscan()
+    with mock.patch.object(kernel_log, "HYPERSCAN_WINDOW_BYTES", window):
+        windows = kernel_log._HitWindows(data, engine)
+        for pos in range(len(data) + 1):
+            found = [data.find(t, pos) for t in COARSE_TRIGGER_BYTES]
+            expected = min((f for f in found if f >= 0), default=-1)
+            assert windows.next_hit(pos) == expected
+
+
+def test_too_many_hits_fall_back_to_find(monkeypatch):
+    monkeypatch.setattr(kernel_log, "HYPERSCAN_MAX_HITS", 3)
+    data = _log(4, copies=1)
+    windows = kernel_log._HitWindows(data, kernel_log._hyperscan())
+    assert windows.next_hit(0) is None  # the log has far more than 3 hits
+    assert _scan(data, 65536, hyperscan=True) == _scan(data, 65536, hyperscan=False)
+    dense = b"alloc" * 200_000 + b"\n" + _ALL_LOGS[0].read_bytes()
+    assert _scan(dense, 1 << 20, hyperscan=True) == _scan(dense, 1 << 20, hyperscan=False)
+
+
+def test_without_hyperscan_the_find_search_is_used(monkeypatch):
+    monkeypatch.setattr(kernel_log, "_hyperscan_database", None)
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # import hyperscan raises ImportError
+    assert kernel_log._hyperscan() is None
+    assert kernel_log.search_engine() == "bytes.find"
+    scanner = kernel_log._ChunkScanner(kernel_log.KernelLogParser("t"))
+    assert scanner.engine is None
+    data = _log(5, copies=1)
+    items = list(scan_chunks([data], "t"))
+    monkeypatch.setattr(kernel_log, "_hyperscan_database", None)
+    monkeypatch.delitem(sys.modules, "hyperscan")
+    assert kernel_log.search_engine() == "hyperscan"
+    assert items == list(scan_chunks([data], "t"))
+
+
+def test_threads_scan_at_once_with_their_own_scratch():
+    data = _log(6, copies=1)
+    expected = list(scan_chunks([data], "t"))
+    results: list = [None] * 4
+    start = threading.Barrier(4)
+
+    def work(slot: int) -> None:
+        start.wait()
+        results[slot] = [list(scan_chunks([data[i:i + 2048] for i in range(0, len(data), 2048)], "t"))
+                         for _ in range(3)]
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(runs == [expected] * 3 for runs in results)
+
+
+def test_memory_map_scan_equals_chunked_scan(tmp_path):
+    data = _log(7, copies=1)
+    path = tmp_path / "kern.log"
+    path.write_bytes(data)
+    with (path.open("rb") as handle,
+          mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+          mock.patch.object(kernel_log, "HYPERSCAN_WINDOW_BYTES", 1000)):
+        mapped_items = list(scan_buffer(mapped, "t"))
+    assert mapped_items == _scan(data, 4096, hyperscan=False)
