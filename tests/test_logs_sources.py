@@ -192,3 +192,26 @@ def test_bad_file_found_in_a_directory_is_a_note_not_a_failure(tmp_path):
 def test_decompression_of_garbage_raises_only_source_error(data, magic):
     with contextlib.suppress(SourceError):
         b"".join(logs.decompressed(iter([magic + data]), "g"))
+
+
+def test_bundle_check_without_importing_root_agrees_with_root(tmp_path):
+    """discover() skips importing sources.root for names without ``.t``: every bundle
+    suffix root knows must start with ``.t`` for that to be exact."""
+    import tarfile
+
+    from minfree.sources import root
+
+    assert root._TAR_SUFFIXES
+    assert all(s.startswith(".t") for s in root._TAR_SUFFIXES)
+    for name in ("kern.log", "kern.log.1.gz", "x.tar.gz", "X.TGZ", "messages.txz", "a.tar",
+                 "notes.txt", "dmesg"):
+        assert logs._may_be_bundle(name) == root.is_bundle_path(name), name
+    member = tmp_path / "var" / "log"
+    member.mkdir(parents=True)
+    (member / "kern.log").write_bytes((REPORTS / "002.log").read_bytes())
+    bundle = tmp_path / "host.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(tmp_path / "var", arcname="host/var")
+    [found] = logs.discover([str(bundle)])
+    assert found.label.endswith("var/log/kern.log")
+    assert b"page allocation failure" in _join(found)

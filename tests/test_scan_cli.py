@@ -186,7 +186,8 @@ def test_unreadable_as_other_user(tmp_path):
         # import everything first: the interpreter's own files may not be readable by nobody
         "import os, sys, minfree.cli.main, minfree.cli.scan, minfree.analysis.failure_report, "
         "minfree.sources.logs, minfree.sources.root, minfree.parsers.kernel_log, "
-        "minfree.outputs.scan_text, minfree.errors, argparse, rich.console, rich.table; "
+        "minfree.outputs.scan_text, minfree.errors, argparse, locale, subprocess, rich.console, "
+        "rich.table; "
         "os.setgid(65534); os.setuid(65534); "
         "sys.exit(minfree.cli.main.main(['scan', sys.argv[1]]))"
     )

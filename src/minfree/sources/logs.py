@@ -21,16 +21,12 @@ root-like tree (``var/log/...``), a copy of ``/var/log`` itself and a sosreport.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import errno
-import lzma
 import os
 import shutil
 import stat
-import subprocess
 import sys
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -91,11 +87,18 @@ class LogInput:
 
 # -- decompression ---------------------------------------------------------------------------
 def _decompressor(head: bytes):
+    # The codecs are imported when needed: most logs are plain, and start-up counts.
     if head.startswith(_GZIP_MAGIC):
+        import zlib
+
         return "gzip", zlib.decompressobj(wbits=31)
     if head.startswith(_XZ_MAGIC):
+        import lzma
+
         return "xz", lzma.LZMADecompressor()
     if head.startswith(_BZ2_MAGIC) and len(head) >= 4 and head[3:4].isdigit():
+        import bz2
+
         return "bzip2", bz2.BZ2Decompressor()
     return None, None
 
@@ -137,6 +140,9 @@ def decompressed(raw: Iterator[bytes], label: str) -> Iterator[bytes]:
         yield head
         yield from iterator
         return
+    import lzma
+    import zlib
+
     data: bytes | None = head
     try:
         while data is not None:
@@ -289,15 +295,24 @@ def directory_inputs(path: str) -> list[LogInput]:
     return inputs
 
 
-def discover(paths: Sequence[str]) -> list[LogInput]:
-    """Inputs for command-line paths: files, ``-`` (stdin), directories and bundles."""
+def _may_be_bundle(path: str) -> bool:
+    """:func:`minfree.sources.root.is_bundle_path`, without importing that module (and the
+    host model behind it, a noticeable share of a small scan's start-up) for the usual log
+    file names: every bundle suffix it knows starts with ``.t`` (tests check it)."""
+    if ".t" not in os.path.basename(path).lower():
+        return False
     from minfree.sources.root import is_bundle_path
 
+    return is_bundle_path(path)
+
+
+def discover(paths: Sequence[str]) -> list[LogInput]:
+    """Inputs for command-line paths: files, ``-`` (stdin), directories and bundles."""
     inputs: list[LogInput] = []
     for path in paths:
         if path == "-":
             inputs.append(stdin_input())
-        elif os.path.isdir(path) or (is_bundle_path(path) and os.path.isfile(path)):
+        elif os.path.isdir(path) or (_may_be_bundle(path) and os.path.isfile(path)):
             inputs.extend(directory_inputs(path))
         else:
             inputs.append(file_input(path))
@@ -358,6 +373,8 @@ def _kmsg_chunks() -> Iterator[bytes]:
 
 
 def _command_chunks(argv: list[str], label: str) -> Iterator[bytes]:
+    import subprocess
+
     try:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as error:
@@ -399,6 +416,8 @@ def host_kernel_log() -> LogInput:
     else:
         os.close(fd)
         return LogInput(label="/dev/kmsg", kind="kmsg", open=_kmsg_chunks)
+    import subprocess
+
     dmesg = shutil.which("dmesg")
     if dmesg is None:
         raise SourceError(_unreadable_ring_buffer_message(why + "; no dmesg command"))
