@@ -311,24 +311,51 @@ class WatermarkResult:
     no_watermarks: bool = False
 
 
-def _free_matrix(zone: Zone, orders: int) -> tuple[np.ndarray, int]:
-    import numpy as np
+class _OrderCounts(list):
+    """Free blocks per order as a plain list with the ``shape`` the core reads.
 
-    types = np.zeros((orders, len(MIGRATETYPE_COLUMNS)), dtype=np.int64)
+    The Zone-level wrapper checks one zone at a time: building numpy arrays for eleven
+    numbers costs more than the check, and importing numpy (~50 ms) would dominate a
+    ``scan`` of a few reports. The core runs unchanged on these (plain Python indexing);
+    the simulator still hands it numpy arrays when it compiles it with numba.
+    """
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self),)
+
+
+class _TypeMatrix:
+    """``[order, column]`` free blocks per migratetype, without numpy (see _OrderCounts)."""
+
+    __slots__ = ("rows", "shape")
+
+    def __init__(self, orders: int, columns: int) -> None:
+        self.rows = [[0] * columns for _ in range(orders)]
+        self.shape = (orders, columns)
+
+    def __getitem__(self, key: tuple[int, int]) -> int:
+        order, column = key
+        return self.rows[order][column]
+
+
+def _free_matrix(zone: Zone, orders: int) -> tuple[_TypeMatrix, int]:
+    types = _TypeMatrix(orders, len(MIGRATETYPE_COLUMNS))
     by_type = zone.free_blocks_by_migratetype
     if not by_type:
         return types, 0
+    rows = types.rows
     for column, name in enumerate(MIGRATETYPE_COLUMNS):
         counts = by_type.get(name)
         if counts is None:
             continue
         for o, n in enumerate(counts[:orders]):
-            types[o, column] = n
+            rows[o][column] = n
     # Pre-4.4 "Reserve" lists behave like the PCP types for this test.
     reserve = by_type.get("Reserve")
     if reserve is not None:
         for o, n in enumerate(reserve[:orders]):
-            types[o, 0] += n
+            rows[o][0] += n
     return types, 1
 
 
@@ -375,17 +402,15 @@ def zone_watermark_ok(
             order_checked=False,
             no_watermarks=True,
         )
-    import numpy as np
-
     orders = max(len(zone.free_blocks or ()), order + 1, 11)
-    blocks = np.zeros(orders, dtype=np.int64)
+    blocks = _OrderCounts([0] * orders)
     have_blocks = 0
     if zone.free_blocks is not None:
-        blocks[: len(zone.free_blocks)] = zone.free_blocks
+        blocks[: len(zone.free_blocks)] = [int(n) for n in zone.free_blocks]
         have_blocks = 1
     types, have_types = _free_matrix(zone, orders)
     if have_types and not have_blocks:
-        blocks[:] = types.sum(axis=1)
+        blocks[:] = [sum(row) for row in types.rows]
         have_blocks = 1
 
     if era == CheckEra.C_FREE_HIGHATOMIC:

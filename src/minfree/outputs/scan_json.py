@@ -192,5 +192,10 @@ def scan_document(result: ScanResult) -> dict[str, Any]:
 
 
 def render_json(result: ScanResult) -> str:
-    """The document as indented JSON text."""
-    return json.dumps(scan_document(result), indent=2, sort_keys=False)
+    """The document as compact JSON text (one line).
+
+    Not indented: the C encoder renders a compact document about 5x faster than the
+    pure-Python indenting one (about 30 ms for a few hundred reports), and consumers parse it
+    (``jq .`` prints it indented).
+    """
+    return json.dumps(scan_document(result))
