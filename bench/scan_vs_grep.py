@@ -104,11 +104,11 @@ def build_log(path: Path, size_bytes: int, seed: int = 1,
     return written, inserted
 
 
-def _run(argv: list[str]) -> tuple[float, int, bytes, float]:
+def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, bytes, float]:
     """Wall time, max RSS (kB) of this child (and its own children), stdout, CPU seconds."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as sink:
-        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, env=env)
         _pid, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -146,7 +146,16 @@ def main() -> int:
         from minfree.parsers.kernel_log import search_engine
 
         engine = search_engine()
+        # minfree runs with its bytecode cached, as an installed package has it (pip compiles
+        # it at install time): a shell that sets PYTHONDONTWRITEBYTECODE would otherwise make
+        # every run compile the modules again (about 40 ms). The cache lives in the work
+        # directory, not in the source tree, and the untimed runs below fill it.
+        minfree_env = dict(os.environ)
+        minfree_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        minfree_env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
         _run(grep_cmd)  # warm the page cache
+        _run(fixed_cmd, minfree_env)  # fill the bytecode cache
+        _run(scan_cmd, minfree_env)
         load_before = os.getloadavg()[0]
         grep_times, same_times, scan_times, scan_rss, scan_cpu, fixed_times = [], [], [], [], [], []
         grep_out = scan_out = b""
@@ -155,11 +164,11 @@ def main() -> int:
             grep_times.append(elapsed)
             elapsed, _rss, _out, _cpu = _run(same_cmd)
             same_times.append(elapsed)
-            elapsed, rss, scan_out, cpu = _run(scan_cmd)
+            elapsed, rss, scan_out, cpu = _run(scan_cmd, minfree_env)
             scan_times.append(elapsed)
             scan_rss.append(rss)
             scan_cpu.append(cpu)
-            elapsed, _rss, fixed_out, _cpu = _run(fixed_cmd)
+            elapsed, _rss, fixed_out, _cpu = _run(fixed_cmd, minfree_env)
             fixed_times.append(elapsed)
         load_after = os.getloadavg()[0]
         doc = json.loads(scan_out)
