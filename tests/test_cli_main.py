@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from conftest import FIXTURES
-
 from minfree.cli.main import COMMANDS, main
 
 MINFREE = [sys.executable, "-m", "minfree"]
