@@ -28,7 +28,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from minfree.simulation.checks import zone_check, zone_ok
+from minfree.simulation.checks import zone_check
 from minfree.simulation.compaction import (
     RUN_CONTINUE,
     RUN_SUCCESS,
@@ -41,6 +41,8 @@ from minfree.simulation.compaction import (
     kcompactd_wake,
     zone_needs_compaction,
 )
+from minfree.simulation.kswapd import node_balanced as _node_balanced
+from minfree.simulation.kswapd import sleep_or_start_pass
 
 NR_ORDERS = 11
 ROUNDS = 4
@@ -129,41 +131,6 @@ def _take(
         if got < k:
             break
     return done, largest
-
-
-@numba.njit(**_NJIT)
-def _node_balanced(
-    node,
-    era,
-    zfree,
-    boost,
-    wm_high,
-    protection,
-    zone_node,
-    zone_idx,
-    classzone,
-    nr_free,
-    types,
-    pageblock_order,
-):
-    """pgdat_balanced(): any zone of the node up to the classzone passes order 0 at HIGH."""
-    for z in range(zfree.shape[0]):
-        if zone_node[z] != node or zone_idx[z] > classzone:
-            continue
-        if zone_ok(
-            era,
-            zfree[z],
-            0,
-            wm_high[z] + boost[z],
-            protection[z, classzone],
-            0,
-            nr_free,
-            z,
-            types,
-            pageblock_order,
-        ):
-            return True
-    return False
 
 
 @numba.njit(**_NJIT)
@@ -876,26 +843,12 @@ def run_fast(
                 kswapd_budget[node] += per_sub
                 worked = False
                 while kswapd_budget[node] >= 1.0:
-                    if kswapd_pass[node] <= 0:
-                        if _node_balanced(node, era, zfree, boost, wm_high, protection,
-                                          zone_node, zone_idx, classzone, nr_free, types,
-                                          pageblock_order):
-                            kswapd_awake[node] = 0
-                            kswapd_budget[node] = 0.0
-                            for z in range(nz):
-                                if zone_node[z] == node:
-                                    boost[z] = 0
-                            if compact_enabled and ks_order[node] > 0:
-                                kcompactd_wake(node, ks_order[node], kc_awake, kc_order, era,
-                                               zfree, nr_free, zone_node, zone_idx, classzone,
-                                               wm_min, wm_low, protection, extfrag_threshold,
-                                               types, pageblock_order, stats)
-                            ks_order[node] = 0
-                            break
-                        # kswapd_shrink_node(): a pass asks for max(HIGH, 32) per zone
-                        for z in range(nz):
-                            if zone_node[z] == node and zone_idx[z] <= classzone:
-                                kswapd_pass[node] += max(wm_high[z] + boost[z], 32)
+                    if kswapd_pass[node] <= 0 and sleep_or_start_pass(
+                            node, era, zfree, boost, wm_min, wm_low, wm_high, protection, zone_node,
+                            zone_idx, classzone, nr_free, types, pageblock_order, kswapd_awake,
+                            kswapd_budget, kswapd_pass, ks_order, compact_enabled, kc_awake, kc_order,
+                            extfrag_threshold, stats):
+                        break
                     if lru_len[node] == 0:
                         kswapd_budget[node] = 0.0
                         kswapd_pass[node] = 0
