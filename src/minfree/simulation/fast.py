@@ -41,6 +41,7 @@ from minfree.simulation.compaction import (
     kcompactd_wake,
     zone_needs_compaction,
 )
+from minfree.simulation.demand import substep_demand
 from minfree.simulation.kswapd import node_balanced as _node_balanced
 from minfree.simulation.kswapd import sleep_or_start_pass
 
@@ -472,30 +473,11 @@ def run_fast(
                     stats[13] += q_cnt[a, h]
                     q_head[a] = (h + 1) % q_cap
                     q_len[a] -= 1
-            growth_acc += app_growth[t] / substeps
-            n_growth = int(growth_acc)
-            growth_acc -= n_growth
-            cached_total = 0
-            for z in range(nz):
-                cached_total += cache_pages[z]
-            hit = 0.0
-            if working_set_pages > 0:
-                hit = min(1.0, cached_total / working_set_pages)
-            cache_backlog += cache_reads[t] / substeps
-            avail = sub_dt * cache_readers
-            if cache_debt >= avail:
-                cache_debt -= avail
-                do_reads = 0.0
-            else:
-                do_reads = cache_backlog * (1.0 - cache_debt / avail)
-                cache_debt = 0.0
-            cache_backlog -= do_reads
-            miss_acc += do_reads * (1.0 - hit)
-            n_cache = int(miss_acc)
-            miss_acc -= n_cache
-            for a in range(n_actors):
-                c = a_counts[a, t]
-                remaining[a] = (c * (s + 1)) // substeps - (c * s) // substeps
+            (n_growth, n_cache, growth_acc, cache_backlog, cache_debt,
+             miss_acc) = substep_demand(t, s, substeps, sub_dt, app_growth, cache_reads,
+                                        cache_pages, working_set_pages, cache_readers,
+                                        a_counts, remaining, growth_acc, cache_backlog,
+                                        cache_debt, miss_acc)
             for r in range(ROUNDS):
                 # rounds alternate who goes first: even rounds blocking, odd rounds atomic
                 for part in range(2):
