@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -48,15 +49,23 @@ def check_golden(name: str, text: str) -> None:
 def test_golden_text_and_json(capsys: pytest.CaptureFixture[str], scenario: str,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
-    root = str(SCENARIOS / scenario)
-    code, out, err = run_cli(capsys, "doctor", "--root", root)
-    assert code == 0, err
-    check_golden(f"doctor-{scenario}.txt", out)
-    code, out, err = run_cli(capsys, "doctor", "--root", root, "--json")
-    assert code == 0, err
-    doc = json.loads(out)
-    assert doc["schema"] == "minfree.doctor/1"
-    check_golden(f"doctor-{scenario}.json", out)
+    # The text wraps at 100 columns, so the root's path must have the same length in every
+    # checkout: a symlink in a directory whose name has a fixed length (mkdtemp's suffix).
+    with tempfile.TemporaryDirectory(prefix="minfree-golden-", dir="/tmp") as tmp:
+        root = os.path.join(tmp, scenario)
+        os.symlink(SCENARIOS / scenario, root)
+
+        def stable(text: str) -> str:
+            return text.replace(tmp, "<root>")
+
+        code, out, err = run_cli(capsys, "doctor", "--root", root)
+        assert code == 0, err
+        check_golden(f"doctor-{scenario}.txt", stable(out))
+        code, out, err = run_cli(capsys, "doctor", "--root", root, "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["schema"] == "minfree.doctor/1"
+        check_golden(f"doctor-{scenario}.json", stable(out))
 
 
 def test_doctor_text_order(capsys: pytest.CaptureFixture[str]) -> None:
