@@ -18,7 +18,7 @@ import pytest
 
 SCRAPERS = 50
 DURATION_SECONDS = 20.0
-WARMUP_SECONDS = 4.0
+WARMUP_SECONDS = 6.0
 
 
 def free_port() -> int:
@@ -86,8 +86,15 @@ def test_fifty_concurrent_scrapers_for_twenty_seconds() -> None:
         started = time.monotonic()
         for thread in threads:
             thread.start()
-        time.sleep(WARMUP_SECONDS)
-        rss_after_warmup = rss_kib(proc.pid)
+        # The baseline is the largest RSS of the warm-up's second half, not one reading at its
+        # end: under 50 connections the server's thread count (and the stacks and arenas it
+        # touches) ramps up for a few seconds, more slowly when the machine is busy.
+        warmup = []
+        while time.monotonic() - started < WARMUP_SECONDS:
+            time.sleep(0.5)
+            if time.monotonic() - started >= WARMUP_SECONDS / 2:
+                warmup.append(rss_kib(proc.pid))
+        rss_after_warmup = max(warmup)
         samples = []
         while time.monotonic() - started < DURATION_SECONDS:
             time.sleep(1)
