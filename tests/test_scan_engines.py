@@ -156,3 +156,35 @@ def test_memory_map_scan_equals_chunked_scan(tmp_path):
           mock.patch.object(kernel_log, "HYPERSCAN_WINDOW_BYTES", 1000)):
         mapped_items = list(scan_buffer(mapped, "t"))
     assert mapped_items == _scan(data, 4096, hyperscan=False)
+
+
+def _idle_state(parser) -> tuple:
+    return (parser.idle, parser._release, parser._suppressed, parser._vmalloc_line,
+            parser._oom, len(parser._ready))
+
+
+def test_lines_the_skip_path_drops_change_nothing_in_an_idle_parser():
+    """``_idle_line_matters`` is exact: every trigger-holding line of every fixture log and
+    of the noise that it rejects leaves an idle parser as it was (no item, no state)."""
+    lines = {line for path in _ALL_LOGS for line in path.read_bytes().splitlines()}
+    lines.update(n.rstrip(b"\n") for n in _NOISE)
+    lines.update([b"kernel: TCP: out of memory -- consider tuning tcp_mem",
+                  b"kernel: Out of memory: Killed process 42 (java) total-vm:1kB",
+                  b"kernel: Memory cgroup out of memory: Killed process 7 (asd)",
+                  b"kernel: Out of memory and no killable processes...",
+                  b"kernel: ixgbe: rx ring out of memory, dropping",
+                  b"kernel: Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org)",
+                  b"kernel: Linux agpgart interface v0.103"])
+    dropped = kept = 0
+    for line in sorted(lines):
+        if not any(t in line for t in kernel_log.TRIGGER_BYTES):
+            continue
+        if kernel_log._idle_line_matters(line):
+            kept += 1
+            continue
+        dropped += 1
+        parser = kernel_log.KernelLogParser("t")
+        before = _idle_state(parser)
+        parser.feed(1, line.decode("utf-8", "replace"))
+        assert _idle_state(parser) == before, line
+    assert dropped >= 3 and kept >= 50, (dropped, kept)

@@ -47,16 +47,35 @@ TRIGGERS: tuple[str, ...] = (
 )
 TRIGGER_BYTES: tuple[bytes, ...] = tuple(t.encode() for t in TRIGGERS)
 #: Fewer, shorter substrings that together cover every trigger: each chunk is searched for
-#: these only (one ``bytes.find`` pass each), and a hit is checked against
-#: :data:`TRIGGER_BYTES` before its line is decoded. ``alloc`` covers the four ``alloc``
-#: triggers in one pass; ``ut of memory`` is all of ``of memory`` that matters while no
-#: report is open (the ``[Oo]ut of memory: Kill`` lines).
-COARSE_TRIGGER_BYTES: tuple[bytes, ...] = (b"alloc", b"ut of memory", b"Linux version")
+#: these only (one Hyperscan pass, or one ``bytes.find`` pass each), and a hit is checked
+#: against :data:`TRIGGER_BYTES` before its line is decoded. ``alloc`` covers the four
+#: ``alloc`` triggers; ``of memory`` and ``Linux`` cover the other two that matter while no
+#: report is open. They are short on purpose: Hyperscan searches this set at about twice the
+#: speed of ``alloc``, ``ut of memory``, ``Linux version`` (bench/results/scan.md), and a
+#: coarse hit that is not a trigger costs only a look at its line.
+COARSE_TRIGGER_BYTES: tuple[bytes, ...] = (b"alloc", b"of memory", b"Linux")
 #: ``invoked oom-killer`` lines are not searched for in the whole log (one pass less): when
 #: a failure header or an ``Out of memory: Kill`` line is found, the stretch just skipped
 #: (at most this many bytes back) is searched for the last one and it is parsed first.
 OOM_LOOKBACK_BYTES = 1 << 20
 _OOM_KILL_BYTES = re.compile(rb"[Oo]ut of memory(?::| and no killable)")
+_OF_MEMORY = b" of memory"
+#: The triggers but `` of memory``: a line holding one of them is parsed whenever it is found.
+_STRONG_TRIGGER_BYTES: tuple[bytes, ...] = tuple(t for t in TRIGGER_BYTES if t != _OF_MEMORY)
+
+
+def _idle_line_matters(line: bytes) -> bool:
+    """Whether an idle parser would act on ``line`` (the skip path's exact filter).
+
+    Any trigger but `` of memory`` may start something. A line whose only trigger is
+    `` of memory`` starts something only when it is an OOM kill line (``_OOM_KILL``): a
+    busy host logs ``TCP: out of memory -- consider tuning tcp_mem`` by the thousand, and
+    handing each to the parser would cost its prefix split and the newline count before it.
+    """
+    for trigger in _STRONG_TRIGGER_BYTES:
+        if trigger in line:
+            return True
+    return _OF_MEMORY in line and _OOM_KILL_BYTES.search(line) is not None
 
 #: Longest line handed to the parser; kernel lines are under 1 kB, anything longer is
 #: garbage or binary, and cutting it keeps memory flat.
@@ -810,7 +829,7 @@ class _ChunkScanner:
                 newline = buf.find(b"\n", hit)
                 stop = newline if newline >= 0 else end
                 line = buf[pos:stop] if stop - pos <= limit else buf[pos:pos + limit]
-                if not any(t in line for t in TRIGGER_BYTES):
+                if not _idle_line_matters(line):
                     if stop - pos > limit:
                         pass  # an over-long line: cut and parsed below, like the parser does
                     elif newline < 0:
