@@ -12,7 +12,9 @@ For context it also times ``grep -c -F`` with the literals minfree's skip path s
 (what grep does when asked for the same job), prints the CPU time minfree used (user +
 system) and which search its skip path used (Hyperscan, or ``bytes.find`` without it), and
 times ``minfree scan --json`` on the inserted reports alone (the same log without its noise
-lines): the fixed cost of start-up, parsing, analysis and JSON that no search speed removes.
+lines): the fixed cost of start-up, parsing, analysis and JSON that no search speed removes;
+and the same scan in one process (the forked survey of a big file's second part disabled),
+whose output must be identical.
 
 Targets (issue 2): at least half of grep's throughput, under 100 MB peak memory.
 
@@ -143,6 +145,10 @@ def main() -> int:
         same_cmd.append(str(log))
         scan_cmd = [sys.executable, "-m", "minfree", "scan", "--json", str(log)]
         fixed_cmd = [sys.executable, "-m", "minfree", "scan", "--json", str(reports_only)]
+        single_cmd = [sys.executable, "-c",
+                      "import sys; import minfree.parsers.kernel_log as k; "
+                      "k.PARALLEL_MIN_BYTES = 1 << 62; from minfree.cli.main import main; "
+                      "raise SystemExit(main(sys.argv[1:]))", "scan", "--json", str(log)]
         from minfree.parsers.kernel_log import search_engine
 
         engine = search_engine()
@@ -158,6 +164,7 @@ def main() -> int:
         _run(scan_cmd, minfree_env)
         load_before = os.getloadavg()[0]
         grep_times, same_times, scan_times, scan_rss, scan_cpu, fixed_times = [], [], [], [], [], []
+        single_times = []
         grep_out = scan_out = b""
         for _ in range(args.repeat):
             elapsed, _rss, grep_out, _cpu = _run(grep_cmd)
@@ -170,6 +177,10 @@ def main() -> int:
             scan_cpu.append(cpu)
             elapsed, _rss, fixed_out, _cpu = _run(fixed_cmd, minfree_env)
             fixed_times.append(elapsed)
+            elapsed, _rss, single_out, _cpu = _run(single_cmd, minfree_env)
+            single_times.append(elapsed)
+            if single_out != scan_out:
+                raise SystemExit("the one-process scan differs from the surveyed one")
         load_after = os.getloadavg()[0]
         doc = json.loads(scan_out)
         found = doc["summary"]["failures"]
@@ -207,50 +218,48 @@ def main() -> int:
                 f"{os.cpu_count()} CPUs, {cpu}, kernel {platform.release()}, Python {platform.python_version()}).\n\n"
                 "```\n" + "\n".join(lines) + "\n```\n\n"
                 "How: while no report is open the scanner searches each 4 MiB chunk for three "
-                "literals (`alloc`, `ut of memory`, `Linux version`): with Hyperscan (one "
-                "block-mode pass over the chunk finds all three; the database is compiled once "
-                "per process) where the `hyperscan` package is installed, else with one "
-                "`bytes.find` pass per literal; both give the same hits (tests/test_scan_engines.py "
-                "and the equivalence tests run with both). A hit's line is checked against the "
-                "exact triggers before it is decoded, and every line is parsed only once a "
-                "report header is found. Newlines are counted (numpy, 1 MiB blocks) only up "
-                "to the lines it parses and at the end of each chunk. One process, one "
-                "thread; memory stays flat: one chunk, the report being read, the hits of one "
-                "chunk and the results.\n\n"
-                "Where the time goes (measured 2026-11-29 on this machine, 1 GiB bench log, "
-                "one process): reading the file about 0.13 s, the Hyperscan search about "
-                "0.37 s (2.7-2.8 GiB/s over 4 MiB chunks; a longer literal set that avoids the "
-                "short `alloc`, six literals, runs slower: 2.1 GiB/s), counting newlines about 0.2 s (numpy, "
-                "4-5 GiB/s; `bytes.count` runs at about 2 GiB/s here, so it is not used for "
-                "long stretches), parsing the 224 reports about 0.11 s; plus the fixed cost "
-                "of the run on the reports alone (line above: start-up and imports, then the "
-                "parse (about 0.08 s), analysis (about 0.04 s) and JSON of the reports). grep reads and "
-                "searches the same GiB in about 0.3 s, so half its throughput would leave "
-                "about 0.3 s for everything but the fixed cost, less than the search alone "
-                "takes. Tried and rejected: reading ahead in two threads that also run the "
-                "Hyperscan search and the newline count (the search, the read and numpy "
-                "release the GIL): 1.08-1.33 s for the scan of the GiB against 1.03-1.16 s "
-                "in one thread; with only the read and the newline count in the threads, "
-                "1.08 s: no gain on this machine (GIL hand-overs between the parsing thread "
-                "and the readers are the likely cost, not measured further). Tried again "
-                "and rejected: counting the newlines of chunk N+1 in one worker thread (per "
-                "1 MiB block) while chunk N is searched, only the edges counted on the main "
-                "thread: same output, but 1.07-1.22 s against 0.97-1.05 s in one thread (four "
-                "alternating runs), with 0.1-0.3 s more CPU time; and 1 MiB reads instead of "
-                "4 MiB: within the noise (0.89-1.09 s against 0.90-1.11 s), and they would "
-                "shorten the reach of the look-back for `invoked oom-killer` lines, so not "
-                "kept. Cut from the fixed cost (0.30 s before, same machine): the analysis no "
-                "longer imports numpy (`zone_watermark_ok` hands its core plain lists; about "
-                "50 ms), the JSON is rendered compact by the C encoder (`indent=2` took the "
-                "pure-Python encoder, about 30 ms for these reports), and the bench runs "
-                "minfree with its bytecode cached, as an installed package has it (this shell "
-                "sets PYTHONDONTWRITEBYTECODE, which made every run compile the modules "
-                "again, about 40 ms); grep is run as it is. In the run of the GiB numpy is "
-                "still imported, by the newline count. The forked second process that "
-                "searched the last 55% of a big file with `bytes.find` (0.24x before) was "
-                "removed: with Hyperscan one process searches faster than two did with "
-                "`bytes.find`, and the scan no longer forks. Timings on this shared 2-CPU "
-                "machine vary by up to 2x between runs with the other work on it (load "
+                "short literals (`alloc`, `of memory`, `Linux`): with Hyperscan (one "
+                "block-mode pass finds all three; the database is compiled once per process) "
+                "where the `hyperscan` package is installed, else with one `bytes.find` pass "
+                "per literal; both give the same hits (tests/test_scan_engines.py). A hit's "
+                "line is checked against the exact triggers before it is decoded (a `TCP: out "
+                "of memory` line is dropped there: only OOM kill lines among the `of memory` "
+                "ones can start anything), and lines are parsed only from a report header on. "
+                "Newlines are counted with numpy only up to the lines it parses and at the end "
+                "of each chunk. For a plain file of 64 MiB or more on two CPUs or more, a "
+                "forked child surveys the last 80% ahead of the scan: it reads that part "
+                "itself (`pread`), counts each chunk's newlines and lists its Hyperscan hits, "
+                "and streams both through a pipe; the parent still reads and parses every "
+                "chunk, but takes the hits as listed and counts newlines only from a parsed "
+                "line to the nearer end of its chunk. The result is the one-process result "
+                "(tests/test_scan_parallel.py compares them, including mutated logs, a child "
+                "that fails, a file that grows during the scan, and too many hits to list). "
+                "Memory stays flat in both processes: a chunk, the report being read, one "
+                "chunk's hits; the peak above is the larger of the two (the child is a fork "
+                "and shares the parent's pages copy-on-write). CPU time is both processes'.\n\n"
+                f"The same scan in one process (the survey disabled): {min(single_times):.2f} s, "
+                f"{mib / min(single_times):.0f} MiB/s, ratio to grep "
+                f"{(mib / min(single_times)) / grep_tp:.2f}.\n\n"
+                "Where the time goes in one process (measured 2026-11-29 on this machine, 1 GiB "
+                "bench log): reading the file 0.06-0.13 s, the Hyperscan search 0.16 s (it was "
+                "0.30-0.37 s with `alloc`, `ut of memory`, `Linux version`: the long literals "
+                "take Hyperscan off its fastest path), counting newlines about 0.1 s (numpy; "
+                "`bytes.count` runs at about 2 GiB/s here), numpy's import about 0.05 s, the "
+                "coarse hits that are not triggers (about 14,000 driver and TCP lines) about "
+                "0.1 s of Python, parsing the reports; plus the fixed cost of the run on the "
+                "reports alone (start-up and imports, then the parse, analysis and JSON of the "
+                "reports). With the survey the parent keeps the read, the Python per hit, the "
+                "parse and the fixed cost; the child is never waited for on this machine. "
+                "Tried and rejected: a reading thread that also counts newlines (and, in "
+                "earlier attempts, runs the Hyperscan search): no gain over one thread in "
+                "alternating runs (0.63-0.77 s against 0.68-0.75 s), as each hand-over of the "
+                "GIL between the parsing thread and the reader waits; 1 MiB reads instead of 4 "
+                "MiB: within the noise. Cut from the fixed cost earlier: the analysis does not "
+                "import numpy, the JSON is rendered compact by the C encoder, and the bench "
+                "runs minfree with its bytecode cached, as an installed package has it (this "
+                "shell sets PYTHONDONTWRITEBYTECODE, which made every run compile the modules "
+                "again, about 40 ms); grep is run as it is. Timings on this shared 2-CPU "
+                "machine vary by up to 1.5x between runs with the other work on it (load "
                 "average above); the figures are the best of the runs.\n")
         return 0 if ok_found else 1
     finally:

@@ -635,6 +635,10 @@ def _count_newlines(buf, start: int, end: int) -> int:
     return total
 
 
+#: A plain file at least this big has its second part surveyed ahead by a child process
+#: (:meth:`minfree.sources.logs.FileChunks.survey_ahead`, on two CPUs or more).
+PARALLEL_MIN_BYTES = 64 << 20
+
 #: Bytes searched per Hyperscan call; the hits of one window are held as a sorted list.
 HYPERSCAN_WINDOW_BYTES = 4 << 20
 #: A window with more coarse hits than this (a file full of ``alloc``) is not listed: the
@@ -743,6 +747,66 @@ _COARSE_LENGTHS: tuple[int, ...] = tuple(len(t) for t in COARSE_TRIGGER_BYTES)
 _COARSE_LONGEST = max(_COARSE_LENGTHS)
 
 
+def survey_block(data: bytes, block: int) -> tuple[int, list[int] | None]:
+    """The newlines of ``data[:block]`` and the coarse hits that start there.
+
+    Hits are sorted ``offset << 3 | index of the literal`` values (a literal may run into
+    the bytes after ``block``, which ``data`` holds for that); None instead of the list when
+    there are more than :data:`HYPERSCAN_MAX_HITS`. This is the work a second process does
+    ahead of the scan (:meth:`minfree.sources.logs.FileChunks.survey_ahead`); the scan
+    then takes the hits as they are, so its result is the same either way.
+    """
+    newlines = _count_newlines(data, 0, block)
+    engine = _hyperscan()
+    found: list[int] = []
+    limit = HYPERSCAN_MAX_HITS
+    if engine is not None:
+        database, scratch, terminated = engine
+        lengths = _COARSE_LENGTHS
+
+        def on_match(index: int, _from: int, to: int, _flags: int, _context: object) -> bool:
+            start = to - lengths[index]
+            if start < block:
+                found.append(start << 3 | index)
+            return len(found) > limit
+
+        try:
+            database.scan(data, match_event_handler=on_match, scratch=scratch)
+        except terminated:
+            return newlines, None
+    else:
+        for index, literal in enumerate(COARSE_TRIGGER_BYTES):
+            at = data.find(literal)
+            while 0 <= at < block:
+                found.append(at << 3 | index)
+                if len(found) > limit:
+                    return newlines, None
+                at = data.find(literal, at + 1)
+    found.sort()
+    return newlines, found
+
+
+class _ListedHits:
+    """:class:`_HitWindows`'s ``next_hit`` over hits found beforehand (:func:`survey_block`)."""
+
+    __slots__ = ("end", "starts", "stops")
+
+    def __init__(self, values: list[int], end: int) -> None:
+        lengths = _COARSE_LENGTHS
+        self.end = end
+        self.starts = [value >> 3 for value in values]
+        self.stops = [(value >> 3) + lengths[value & 7] for value in values]
+
+    def next_hit(self, pos: int) -> int:
+        starts = self.starts
+        index = bisect_left(starts, pos)
+        if index < len(starts) and self.stops[index] <= self.end:
+            return starts[index]
+        # one that runs past the end belongs to the next buffer (the carried line); hits
+        # start in order, so nothing later ends within this buffer either
+        return -1
+
+
 class _ChunkScanner:
     """State of :func:`scan_chunks` between chunks (see there).
 
@@ -756,6 +820,9 @@ class _ChunkScanner:
         self.parser = parser
         self.line_no = 1  # number of the line at counted_pos
         self.counted_pos = 0
+        #: number of the line at the end of the buffer being processed, when the buffer's
+        #: newlines were counted beforehand (by a survey); else None
+        self.end_line: int | None = None
         self.skip_rest = False  # inside an over-long line that was already fed (cut)
         self.keep = max(len(t) for t in TRIGGER_BYTES)
         self.pos = 0
@@ -763,7 +830,12 @@ class _ChunkScanner:
 
     def _sync(self, buf, pos: int) -> None:
         if pos > self.counted_pos:
-            self.line_no += _count_newlines(buf, self.counted_pos, pos)
+            end = len(buf)
+            if self.end_line is not None and end - pos < pos - self.counted_pos:
+                # nearer the end: count back from the buffer's known last line
+                self.line_no = self.end_line - _count_newlines(buf, pos, end)
+            else:
+                self.line_no += _count_newlines(buf, self.counted_pos, pos)
         self.counted_pos = pos
 
     def _feed(self, buf, pos: int, stop: int) -> None:
@@ -783,14 +855,17 @@ class _ChunkScanner:
         self._sync(buf, line_start)
         self._feed(buf, line_start, min(line_end, line_start + MAX_LINE_CHARS))
 
-    def process(self, buf, pos: int, final: bool = False
+    def process(self, buf, pos: int, final: bool = False,
+                survey: tuple[int, list[int] | None] | None = None
                 ) -> Iterator[FailureReport | RelatedEvent]:
         """Consume complete lines of ``buf`` from ``pos``; sets ``self.pos`` to the unconsumed
-        tail."""
+        tail. ``survey``: ``buf``'s newlines in ``buf[pos:]`` and its coarse hits (None:
+        too many to list), found beforehand by :func:`survey_block`."""
         parser = self.parser
         end = len(buf)
         limit = MAX_LINE_CHARS
         self.counted_pos = pos
+        self.end_line = None if survey is None else self.line_no + survey[0]
         if self.skip_rest:
             newline = buf.find(b"\n", pos)
             if newline < 0:
@@ -799,7 +874,12 @@ class _ChunkScanner:
             self.skip_rest = False
             self.line_no += 1
             pos = self.counted_pos = newline + 1
-        windows = _HitWindows(buf, self.engine) if self.engine is not None else None
+        if survey is not None and survey[1] is not None:
+            windows: _HitWindows | _ListedHits | None = _ListedHits(survey[1], end)
+        elif self.engine is not None:
+            windows = _HitWindows(buf, self.engine)
+        else:
+            windows = None
         coarse = COARSE_TRIGGER_BYTES
         hits = [-2] * len(coarse)
         unfed_from = pos  # lines in [unfed_from, pos) were skipped, not parsed
@@ -887,6 +967,13 @@ def scan_chunks(chunks: Iterable[bytes], source: str) -> Iterator[FailureReport 
     chunk). Lines longer than :data:`MAX_LINE_CHARS` are cut, so a 10 MB line or a binary
     file without newlines costs no more memory than a chunk or two.
 
+    When ``chunks`` can have its later part surveyed ahead (``survey_ahead``, which
+    :class:`minfree.sources.logs.FileChunks` has for a plain file of at least
+    :data:`PARALLEL_MIN_BYTES` on two CPUs or more), a second process runs
+    :func:`survey_block` on those chunks while this one works through the first part; their
+    chunks then take the listed hits instead of a search, and their newlines are counted
+    only from a parsed line to the nearer end. The result is the same either way.
+
         >>> items = list(scan_chunks([b"noise\\nswapper: page allocation fai",
         ...                           b"lure. order:1, mode:0x20\\n"], "x"))
         >>> items[0].first_line, items[0].order
@@ -895,22 +982,41 @@ def scan_chunks(chunks: Iterable[bytes], source: str) -> Iterator[FailureReport 
     parser = KernelLogParser(source)
     scanner = _ChunkScanner(parser)
     carry = b""
-    for chunk in chunks:
-        if not chunk:
-            continue
-        start = 0
-        if carry:
-            newline = chunk.find(b"\n")
-            if newline < 0:
-                buf = carry + chunk
-                yield from scanner.process(buf, 0)
-                carry = buf[scanner.pos:]
+    survey_ahead = getattr(chunks, "survey_ahead", None)
+    ahead = None
+    offset = 0  # stream offset of the next chunk
+    try:
+        for chunk in chunks:
+            if not chunk:
                 continue
-            yield from scanner.process(carry + chunk[:newline + 1], 0)
-            carry = b""
-            start = newline + 1
-        yield from scanner.process(chunk, start)
-        carry = chunk[scanner.pos:]
-    if carry:
-        yield from scanner.process(carry, 0, final=True)
+            if offset == 0 and callable(survey_ahead):
+                ahead = survey_ahead(survey_block, PARALLEL_MIN_BYTES)
+            surveyed = None
+            if ahead is not None and offset >= ahead.start:
+                if offset == ahead.next_offset and offset + len(chunk) <= ahead.stop:
+                    surveyed = ahead.next()
+                if surveyed is None:  # over, failed, or the file changed under us
+                    ahead.close()
+                    ahead = None
+            offset += len(chunk)
+            start = 0
+            if carry:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    buf = carry + chunk
+                    yield from scanner.process(buf, 0)
+                    carry = buf[scanner.pos:]
+                    continue
+                yield from scanner.process(carry + chunk[:newline + 1], 0)
+                carry = b""
+                start = newline + 1
+            if surveyed is not None and start:
+                surveyed = (surveyed[0] - 1, surveyed[1])  # the newline that ended the carry
+            yield from scanner.process(chunk, start, survey=surveyed)
+            carry = chunk[scanner.pos:]
+        if carry:
+            yield from scanner.process(carry, 0, final=True)
+    finally:
+        if ahead is not None:
+            ahead.close()
     yield from parser.finish()

@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -218,6 +219,164 @@ class FileChunks:
     def close(self) -> None:
         if self._chunks is not None:
             self._chunks.close()  # type: ignore[attr-defined]
+
+    def survey_ahead(self, survey: Callable[[bytes, int], tuple[int, list[int] | None]],
+                     min_bytes: int) -> ChunkSurvey | None:
+        """Start surveying the second part of this file in a child process (see
+        :class:`ChunkSurvey`); None when it is not worth it or not possible.
+
+        Not done for: a file under ``min_bytes``, a compressed file, one usable CPU, a
+        system other than Linux (``fork`` without ``exec`` is relied on only there), or a
+        process with threads running (forking one is not safe).
+        """
+        if (not sys.platform.startswith("linux") or _usable_cpus() < 2
+                or threading.active_count() > 1):
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size < min_bytes:
+                return None
+            if _decompressor(os.pread(fd, 8, 0))[1] is not None:
+                return None
+            size = info.st_size
+            start = int(size * (1 - SURVEY_SHARE)) // CHUNK_BYTES * CHUNK_BYTES
+            if start <= 0:
+                return None
+            return ChunkSurvey(fd, start, size, survey)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)  # the child has its own copy
+
+
+#: Share of a big plain file that the child of :meth:`FileChunks.survey_ahead` surveys.
+SURVEY_SHARE = 0.8
+#: Longest needle a survey looks for, minus one: each block is read with this many bytes of
+#: the next, so a needle that straddles two blocks is found whole in the first.
+SURVEY_OVERLAP = 63
+
+
+class ChunkSurvey:
+    """What a forked child computed ahead for each chunk of a plain file from ``start`` on.
+
+    The child reads the file itself (``pread``; the parent keeps reading its chunks as
+    usual), runs ``survey(data, block)`` on each :data:`CHUNK_BYTES` block (``data`` holds
+    the block and up to :data:`SURVEY_OVERLAP` bytes after it) and streams the results
+    through a pipe: a count and a list of integers per block (for the kernel log scanner:
+    the block's newlines and its coarse hits, see
+    :func:`minfree.parsers.kernel_log.survey_block`). The parent takes them in order with
+    :meth:`next`; on two CPUs the child's reading, searching and counting run while the
+    parent works through the first part. Memory in the child: one block.
+    """
+
+    def __init__(self, fd: int, start: int, stop: int,
+                 survey: Callable[[bytes, int], tuple[int, list[int] | None]]) -> None:
+        self.start = start
+        self.stop = stop
+        self.next_offset = start
+        read_fd, write_fd = os.pipe()
+        child_fd = os.dup(fd)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            os.close(child_fd)
+            raise
+        if pid == 0:  # the child: survey, write, leave without any cleanup
+            code = 1
+            try:
+                os.close(read_fd)
+                _survey_child(child_fd, write_fd, start, stop, survey)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        os.close(child_fd)
+        self.pid = pid
+        self._fd: int | None = read_fd
+
+    def next(self) -> tuple[int, list[int] | None] | None:
+        """The record of the block at :attr:`next_offset` (blocking until the child wrote
+        it); None when the survey is over or the child failed (the caller then does the
+        work itself and should :meth:`close`)."""
+        if self._fd is None or self.next_offset >= self.stop:
+            return None
+        from array import array
+
+        head = _read_exactly(self._fd, 16)
+        if head is None:
+            self.close()
+            return None
+        count, listed = array("q", head)
+        values = None
+        if listed >= 0:
+            body = _read_exactly(self._fd, 8 * listed)
+            if body is None:
+                self.close()
+                return None
+            values = array("q", body).tolist()
+        self.next_offset += CHUNK_BYTES
+        return count, values
+
+    def close(self) -> None:
+        """Stop the child (if it still runs) and reap it."""
+        if self._fd is None:
+            return
+        import signal
+
+        os.close(self._fd)
+        self._fd = None
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(self.pid, 0)
+
+
+def _survey_child(fd: int, out: int, start: int, stop: int,
+                  survey: Callable[[bytes, int], tuple[int, list[int] | None]]) -> None:
+    from array import array
+
+    position = start
+    while position < stop:
+        block = min(CHUNK_BYTES, stop - position)
+        data = os.pread(fd, block + SURVEY_OVERLAP, position)
+        if len(data) < block:  # the file shrank: stop here, the parent reads what is left
+            return
+        data = data[:stop - position]
+        count, values = survey(data, block)
+        record = array("q", (count, -1 if values is None else len(values)))
+        if values is not None:
+            record.extend(values)
+        view = memoryview(record.tobytes())
+        while view:
+            view = view[os.write(out, view):]
+        position += block
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    pieces = []
+    while size:
+        try:
+            piece = os.read(fd, size)
+        except OSError:
+            return None
+        if not piece:
+            return None
+        pieces.append(piece)
+        size -= len(piece)
+    return b"".join(pieces)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _file_chunks(path: str) -> FileChunks:
