@@ -36,10 +36,16 @@ NR_ORDERS = 11
 MAX_BLOCK_PAGES = 1 << (NR_ORDERS - 1)
 
 _NJIT = {"cache": True, "nogil": True}
-#: The split/merge primitives are inlined into their callers at numba's IR level: called as
-#: separately compiled functions, each call unpacks and passes seven array structs, which
-#: cost about a quarter of an event in a mostly free zone (bench/results/simulate.md).
-_NJIT_INLINE = {**_NJIT, "inline": "always"}
+#: The allocator proper allocates nothing, so it is compiled without numba's reference
+#: counting (``_nrt=False``). With it, every array an inlined alloc or free touches got an
+#: atomic incref/decref pair per call - about a dozen per page event, more than half the
+#: cost of an event (26 M events/s with them, 51-57 M/s without, bench/results/simulate.md).
+#: ``buddy_alloc`` and ``buddy_free`` are therefore *called*, not inlined, from the engines
+#: (whose loops allocate arrays and so keep reference counting): a call into a function
+#: compiled without it passes the arrays as they are.
+_NJIT_CORE = {"cache": True, "nogil": True, "_nrt": False}
+#: The list primitives are inlined into alloc and free at numba's IR level.
+_NJIT_INLINE = {**_NJIT_CORE, "inline": "always"}
 
 
 @numba.njit(**_NJIT_INLINE)
@@ -62,11 +68,11 @@ def _list_del(nxt, prv, heads, z, order, pfn):
         heads[z, order] = n
     if n >= 0:
         prv[n] = p
-    nxt[pfn] = -1
+    nxt[pfn] = -1  # kept tidy: free_list() and the invariant checks walk these
     prv[pfn] = -1
 
 
-@numba.njit(**_NJIT_INLINE)
+@numba.njit(**_NJIT_CORE)
 def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, order):
     """Allocate a block of ``order`` from zone ``z``; return its head frame or -1.
 
@@ -93,7 +99,7 @@ def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, ord
     return pfn
 
 
-@numba.njit(**_NJIT_INLINE)
+@numba.njit(**_NJIT_CORE)
 def buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, z, pfn,
                order):
     """Free the block ``pfn`` of ``order`` in zone ``z``, merging with free buddies only."""
@@ -133,7 +139,7 @@ def buddy_init_zone(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zb
         pfn += 1 << order
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def buddy_run_ops(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, ops,
                   out):
     """Apply a batch of operations (for tests and the benchmark).

@@ -15,7 +15,7 @@ import numpy as np
 from minfree.kernel import watermark_check as _wc
 
 #: The kernel module's function, compiled (the same function object, never a copy).
-watermark_ok_compiled = numba.njit(cache=True)(_wc.watermark_ok_core)
+watermark_ok_compiled = numba.njit(cache=True, _nrt=False)(_wc.watermark_ok_core)
 
 #: Migratetype columns the core reads; the model has no migratetypes, so the matrix is
 #: empty and ``have_types=0`` tells the core that any free block counts (kernel-facts §3.3:
@@ -27,7 +27,7 @@ def empty_type_matrix(orders: int) -> np.ndarray:
     return np.zeros((orders, N_TYPE_COLUMNS), dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def zone_check(era, free_pages, order, mark, unboosted_mark, zone_min, reserve, alloc_flags,
                nr_free, z, types, pageblock_order):
     """(passed, failed_by, spare_pages) of ``__zone_watermark_ok`` for zone ``z``: no CMA,
@@ -39,7 +39,7 @@ def zone_check(era, free_pages, order, mark, unboosted_mark, zone_min, reserve, 
     return result[0], result[1], result[2]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def zone_ok(era, free_pages, order, mark, reserve, alloc_flags, nr_free, z, types,
             pageblock_order):
     """Passed or not, for a check with no boost exception."""

@@ -54,7 +54,14 @@ from minfree.kernel.fragmentation import PAGE_ALLOC_COSTLY_ORDER, fragmentation_
 from minfree.simulation.buddy import NR_ORDERS, buddy_free
 from minfree.simulation.checks import zone_ok
 
-_NJIT = {"cache": True, "nogil": True}
+#: No numba reference counting: these helpers allocate nothing, and with it every array
+#: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
+_NJIT = {"cache": True, "nogil": True, "_nrt": False}
+#: With reference counting: the fragmentation index is the kernel module's own Python
+#: function, reached through ``numba.objmode``, which boxes arrays and so needs it; so do
+#: the functions that call into it (here, ``kswapd.sleep_or_start_pass`` and the engines'
+#: ``_kcompactd_work``).
+_NJIT_RC = {"cache": True, "nogil": True}
 # The engines are compiled nogil; the one object-mode call (the kernel module's
 # fragmentation_index, for order > 3 only) takes the GIL back while it runs, which numba
 # announces at compile time. Expected, and not worth a warning on the user's terminal.
@@ -102,7 +109,7 @@ def _fragmentation_index(nr_free, z, order):
     return index
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_RC)
 def zone_needs_compaction(era, zfree, nr_free, z, order, wm_min, wm_low, reserve,
                           extfrag_threshold, types, pageblock_order):
     """(compact?, reason): reason 0 = go ahead, 1 = the allocation would already succeed at
@@ -124,7 +131,7 @@ def zone_needs_compaction(era, zfree, nr_free, z, order, wm_min, wm_low, reserve
     return True, 0
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_RC)
 def kcompactd_wake(node, order, kc_awake, kc_order, era, zfree, nr_free, zone_node, zone_idx,
                    classzone, wm_min, wm_low, protection, extfrag_threshold, types,
                    pageblock_order, stats):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numba
 
-_NJIT = {"cache": True, "nogil": True}
+#: No numba reference counting: these helpers allocate nothing, and with it every array
+#: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
+_NJIT = {"cache": True, "nogil": True, "_nrt": False}
 
 
 @numba.njit(**_NJIT)

@@ -51,6 +51,9 @@ from minfree.simulation.kswapd import node_balanced as _node_balanced
 from minfree.simulation.kswapd import sleep_or_start_pass
 
 _NJIT = {"cache": True, "nogil": True}
+#: No numba reference counting: these helpers allocate nothing, and with it every array
+#: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
+_NJIT_CORE = {**_NJIT, "_nrt": False}
 #: Rounds per sub-step: each actor's work of a sub-step is split into this many equal
 #: shares, done blocking-first then actor by actor (the fast engine uses the same order).
 ROUNDS = 4
@@ -128,7 +131,7 @@ def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zb
                     kc_done[z] = 0
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _smallest_order(heads, z, order):
     current = order
     while current < NR_ORDERS and heads[z, current] < 0:

@@ -48,9 +48,12 @@ from minfree.simulation.kswapd import sleep_or_start_pass
 NR_ORDERS = 11
 ROUNDS = 4
 _NJIT = {"cache": True, "nogil": True}
+#: No numba reference counting: these helpers allocate nothing, and with it every array
+#: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
+_NJIT_CORE = {**_NJIT, "_nrt": False}
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def alloc_blocks(nr_free, zfree, z, order, n):
     """Allocate up to ``n`` blocks of ``order`` from zone ``z`` by counts, exactly as
     repeated ``__rmqueue_smallest`` would leave the counts; returns (allocated, largest
@@ -82,7 +85,7 @@ def alloc_blocks(nr_free, zfree, z, order, n):
     return done, largest
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _take(
     era,
     nr_free,
@@ -134,7 +137,7 @@ def _take(
     return done, largest
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _return_cache_pages(nr_free, zfree, acc, z, pages, chunk_pages, chunk_blocks):
     """Reclaimed cache pages go back to zone ``z``.
 
@@ -178,7 +181,7 @@ def _return_cache_pages(nr_free, zfree, acc, z, pages, chunk_pages, chunk_blocks
             nr_free[z, o] += chunk_blocks[o]
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _reclaim(
     node,
     want,
@@ -210,7 +213,7 @@ def _reclaim(
     return freed
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _lru_push(node, z, pages, lru_zone, lru_pages, lru_head, lru_len):
     cap = lru_zone.shape[1]
     if lru_len[node] > 0:
