@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minfree.errors import ParseError, SourceError, UsageError
 from minfree.simulation import plan as plan_mod
 from minfree.simulation import run as run_mod
-from minfree.simulation.buddy import BuddyArrays, check_invariants
+from minfree.simulation.buddy import check_invariants
 from minfree.simulation.exact import run_exact
 from minfree.simulation.host import SimHost, SimZone, preset_host
 from minfree.simulation.run import simulate, sweep
@@ -115,7 +115,7 @@ def test_unknown_scenario_and_missing_file(tmp_path):
 def _run_exact_keep_state(host, scenario, **kwargs):
     plan = plan_mod.build_plan(host, scenario, **kwargs)
     out = run_mod._outputs(plan)
-    arrays = BuddyArrays.for_zones([int(x) for x in plan.zone_managed])
+    arrays = run_mod.exact_arrays(plan)
     run_exact(*arrays.core, arrays.zbase, arrays.zsize, *run_mod._common_args(plan),
               *out.values())
     return plan, arrays, out
@@ -476,7 +476,7 @@ def test_compaction_suitability_uses_the_kernel_index_and_watermark():
 
     wm_min = np.array([100], dtype=np.int64)
     wm_low = np.array([150], dtype=np.int64)
-    types = empty_type_matrix(11)
+    types = empty_type_matrix(1, 11)
     era = plan_mod.build_plan(TINY_HOST, parse_scenario(tiny_scenario())).check_era
 
     def check(blocks, order, threshold=500):
@@ -546,7 +546,7 @@ def test_compaction_suitability_before_4_9():
     assert not plan_mod.build_plan(TINY_HOST, parse_scenario(tiny_scenario())).compact_legacy
     wm_min = np.array([100], dtype=np.int64)
     wm_low = np.array([150], dtype=np.int64)
-    types = empty_type_matrix(11)
+    types = empty_type_matrix(1, 11)
     era = plan_mod.build_plan(old_host, parse_scenario(tiny_scenario())).check_era
 
     def check(blocks, order, legacy):

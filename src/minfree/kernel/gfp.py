@@ -481,6 +481,26 @@ def _wakes_kswapd(mask: int, era: GfpEra) -> bool:
     return bool(mask & era.flag("KSWAPD_RECLAIM"))
 
 
+def gfp_migratetype(mask: int, era: str | GfpEra) -> str:
+    """The free lists an allocation of ``mask`` takes from, as ``gfp_migratetype()``
+    (include/linux/gfp.h; ``allocflags_to_migratetype`` before 4.13) decides it:
+    ``__GFP_MOVABLE`` gives Movable, ``__GFP_RECLAIMABLE`` Reclaimable, neither Unmovable.
+    Named as /proc/pagetypeinfo prints the types (the numbering changed in 4.4).
+
+        >>> era = get_era("4.18")
+        >>> gfp_migratetype(era.composite("GFP_ATOMIC"), era)
+        'Unmovable'
+        >>> gfp_migratetype(era.composite("GFP_HIGHUSER_MOVABLE"), era)
+        'Movable'
+    """
+    era = get_era(era)
+    if mask & era.flag("RECLAIMABLE") and not mask & era.flag("MOVABLE"):
+        return "Reclaimable"
+    if mask & era.flag("MOVABLE"):
+        return "Movable"
+    return "Unmovable"
+
+
 def _is_movable_migratetype(mask: int, era: GfpEra) -> bool:
     movable, reclaimable = era.flag("MOVABLE"), era.flag("RECLAIMABLE")
     return bool(mask & movable) and not mask & reclaimable

@@ -51,7 +51,7 @@ import numba
 import numpy as np
 
 from minfree.kernel.fragmentation import PAGE_ALLOC_COSTLY_ORDER, fragmentation_index
-from minfree.simulation.buddy import NR_ORDERS, buddy_free
+from minfree.simulation.buddy import MIGRATE_MOVABLE, NR_ORDERS, _del_free, buddy_free
 from minfree.simulation.checks import zone_ok
 
 #: No numba reference counting: these helpers allocate nothing, and with it every array
@@ -95,9 +95,10 @@ MOVABLE_ANON = -2
 
 @numba.njit(**_NJIT)
 def _has_block(heads, z, order):
-    for o in range(order, NR_ORDERS):  # noqa: SIM110 - a loop compiles; any(genexpr) does not
-        if heads[z, o] >= 0:
-            return True
+    for o in range(order, NR_ORDERS):
+        for mt in range(heads.shape[2]):
+            if heads[z, o, mt] >= 0:
+                return True
     return False
 
 
@@ -156,33 +157,24 @@ def kcompactd_wake(node, order, kc_awake, kc_order, era, zfree, nr_free, zone_no
 
 
 @numba.njit(**_NJIT)
-def _isolate_block(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, pfn, targets,
-                   n_t):
-    """Take the free block at ``pfn`` off its list as order-0 migration targets."""
+def _isolate_block(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z, pfn,
+                   targets, n_t):
+    """Take the free block at ``pfn`` off its list as order-0 migration targets (they will
+    hold movable pages)."""
     order = free_order[pfn]
-    n = nxt[pfn]
-    p = prv[pfn]
-    if p >= 0:
-        nxt[p] = n
-    else:
-        heads[z, order] = n
-    if n >= 0:
-        prv[n] = p
-    nxt[pfn] = -1
-    prv[pfn] = -1
-    free_order[pfn] = -1
-    nr_free[z, order] -= 1
+    _del_free(free_order, nxt, prv, heads, nr_free, mts, z, order, pfn)
     zfree[z] -= 1 << order
     # highest frame last: the stack hands out targets from the top of the zone down
     for k in range(1 << order):
         alloc_order[pfn + k] = 0
+        mts.alloc_mt[pfn + k] = MIGRATE_MOVABLE
         targets[n_t] = pfn + k
         n_t += 1
     return n_t
 
 
 @numba.njit(**_NJIT)
-def compact_zone(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, z,
+def compact_zone(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
                  order, budget, mov, back_ref, cursors, pageblock_pages, targets):
     """Run the two scanners of zone ``z`` for up to ``budget`` migrate-scanner steps.
 
@@ -232,7 +224,7 @@ def compact_zone(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase
                 if fq >= 0:
                     if fq < order:
                         n_t = _isolate_block(free_order, alloc_order, nxt, prv, heads,
-                                             nr_free, zfree, z, q, targets, n_t)
+                                             nr_free, zfree, mts, z, q, targets, n_t)
                     q += 1 << fq
                 elif alloc_order[q] >= 0:
                     q += 1 << alloc_order[q]
@@ -250,15 +242,15 @@ def compact_zone(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase
             back_ref[slot] = tgt
         mov[p] = NOT_MOVABLE
         # the old frame goes back to the buddy allocator and merges with free buddies
-        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, z,
-                   p, 0)
+        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
+                   z, p, 0)
         cursors[z, 0] = p + 1
         migrated += 1
     # release_freepages(): isolated targets not used go back (and merge)
     while n_t > 0:
         n_t -= 1
-        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize, z,
-                   targets[n_t], 0)
+        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
+                   z, targets[n_t], 0)
     if outcome == RUN_COMPLETE:
         cursors[z, 0] = base
         cursors[z, 1] = end

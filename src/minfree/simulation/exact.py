@@ -29,7 +29,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from minfree.simulation.buddy import NR_ORDERS, buddy_alloc, buddy_free
+from minfree.simulation.buddy import (
+    MIGRATE_MOVABLE,
+    NR_ORDERS,
+    buddy_alloc,
+    buddy_free,
+    buddy_unreserve_highatomic,
+)
 from minfree.simulation.checks import zone_check, zone_ok
 from minfree.simulation.compaction import (
     MOVABLE_ANON,
@@ -76,11 +82,13 @@ ST_EVENTS = 13
 ST_DIRECT_RECLAIMED = 14
 ST_CACHE_BACKLOG = 15
 ST_FIRST_STALL_TICK = 16
+#: 17-22: kcompactd's counters (simulation/compaction.py)
+ST_HIGHATOMIC_UNRESERVED = 23
 N_STATS = 24
 
 
 @numba.njit(**_NJIT)
-def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
                     kc_awake, kc_order, kc_budget, kc_done, add, era, zone_node, zone_idx,
                     classzone, wm_min, wm_low, protection, extfrag_threshold, types,
                     pageblock_order, mov, lru_flat, cursors, pageblock_pages, targets, stats):
@@ -107,7 +115,7 @@ def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zb
                 continue
             budget = int(kc_budget[node])
             outcome, steps, moved = compact_zone(
-                free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+                free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
                 z, kc_order[node], budget, mov, lru_flat, cursors, pageblock_pages,
                 targets)
             kc_budget[node] -= steps
@@ -132,9 +140,9 @@ def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zb
 
 
 @numba.njit(**_NJIT_CORE)
-def _smallest_order(heads, z, order):
+def _smallest_order(heads, z, order, mt):
     current = order
-    while current < NR_ORDERS and heads[z, current] < 0:
+    while current < NR_ORDERS and heads[z, current, mt] < 0:
         current += 1
     return current
 
@@ -142,12 +150,13 @@ def _smallest_order(heads, z, order):
 @numba.njit(**_NJIT)
 def run_exact(
     # allocator
-    free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase, zsize,
+    free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
     # zones and kernel
     zone_node, zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone,
     era, boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns,
     # actors
     a_counts, a_order, a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity,
+    a_migratetype, a_highatomic, migratetypes,
     cache_reads, app_growth, working_set_pages, cache_readers,
     kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
     report_burst, report_window_ticks,
@@ -219,8 +228,8 @@ def run_exact(
                 if (1 << order) > left:
                     order -= 1
                     continue
-                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z,
-                                  order)
+                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                                  zbase, zsize, z, order, MIGRATE_MOVABLE, 0)
                 if pfn < 0:
                     order -= 1
                     continue
@@ -236,7 +245,8 @@ def run_exact(
             fill_to = 0 if initial_fill_all else target
             n = 0
             while zfree[z] > fill_to:
-                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, z, 0)
+                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                                  zbase, zsize, z, 0, MIGRATE_MOVABLE, 0)
                 if pfn < 0:
                     break
                 if initial_pin_every > 0 and since_pin >= initial_pin_every:
@@ -249,7 +259,7 @@ def run_exact(
             # a host up for months: the whole zone was cache once, reclaimed back to target
             while initial_fill_all and zfree[z] < target and n > 0:
                 n -= 1
-                buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase,
+                buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                            zsize, z, tmp_pfn[base + n], 0)
             kept[z] = n
             cache_pages[z] += n
@@ -290,7 +300,8 @@ def run_exact(
     pageblock_order = 0
     while (1 << pageblock_order) < pageblock_pages:
         pageblock_order += 1
-    types = np.zeros((NR_ORDERS, n_type_columns), dtype=np.int64)
+    # the allocator's per-zone type matrices (per-type counts used only with migratetypes)
+    types = mts.types
     per_sub = kswapd_per_tick / substeps
     remaining = np.zeros(max(n_actors, 1), dtype=np.int64)
     quota = np.zeros(max(n_actors, 1), dtype=np.int64)
@@ -302,7 +313,7 @@ def run_exact(
                 while q_len[a] > 0 and q_exp[a, q_head[a]] <= t:
                     h = q_head[a]
                     z = q_zone[a, h]
-                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, zbase,
+                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                                zsize, z, q_pfn[a, h], a_order[a])
                     held_pages[z] -= 1 << a_order[a]
                     q_head[a] = (h + 1) % max_cap
@@ -338,6 +349,7 @@ def run_exact(
                             got = -1
                             gz = -1
                             stalled = False
+                            drained = False
                             for attempt in range(17):
                                 # fast path: LOW, no discount
                                 for kk in range(zonelist.shape[1]):
@@ -349,7 +361,8 @@ def run_exact(
                                     if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
                                                protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
                                         got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, z, 0)
+                                                          nr_free, zfree, mts, zbase, zsize, z, 0,
+                                                          MIGRATE_MOVABLE, 0)
                                         if got >= 0:
                                             gz = z
                                             break
@@ -375,12 +388,31 @@ def run_exact(
                                     if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
                                                protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
                                         got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, z, 0)
+                                                          nr_free, zfree, mts, zbase, zsize, z, 0,
+                                                          MIGRATE_MOVABLE, 0)
                                         if got >= 0:
                                             gz = z
                                             break
                                 if got >= 0 or attempt == 16:
                                     break
+                                if migratetypes and stalled and not drained:
+                                    # __alloc_pages_direct_reclaim(): reclaim did not make the
+                                    # retry succeed, so give one highatomic pageblock back
+                                    # (unreserve_highatomic_pageblock, keeping one per zone)
+                                    # and retry before reclaiming again
+                                    drained = True
+                                    for kk in range(zonelist.shape[1]):
+                                        z = zonelist[node, kk]
+                                        if z < 0:
+                                            break
+                                        if zone_idx[z] > classzone:
+                                            continue
+                                        if buddy_unreserve_highatomic(
+                                                free_order, alloc_order, nxt, prv, heads, nr_free,
+                                                mts, zbase, zsize, z, MIGRATE_MOVABLE, False) > 0:
+                                            stats[ST_HIGHATOMIC_UNRESERVED] += 1
+                                            break
+                                    continue
                                 # direct reclaim: one batch from this node's LRU
                                 if not stalled:
                                     stalled = True
@@ -400,7 +432,7 @@ def run_exact(
                                     z = lru_zone[node, h]
                                     if compact_enabled:
                                         mov[lru_pfn[node, h]] = NOT_MOVABLE
-                                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                                zbase, zsize, z, lru_pfn[node, h], 0)
                                     cache_pages[z] -= 1
                                     lru_head[node] = (h + 1) % lru_pfn.shape[1]
@@ -416,6 +448,14 @@ def run_exact(
                             if got < 0:
                                 stats[ST_BLOCKING_FAIL] += 1
                                 continue
+                            if (migratetypes and mts.note[0] == 1 and boost_era
+                                    and max_boost[gz] > 0):
+                                # a movable allocation fell back to another type's pageblock
+                                boost[gz] = min(boost[gz] + pageblock_pages, max_boost[gz])
+                                if boost[gz] > window_boost[gz]:
+                                    window_boost[gz] = boost[gz]
+                                stats[ST_BOOST_EVENTS] += 1
+                                kswapd_awake[zone_node[gz]] = 1
                             stats[ST_EVENTS] += 1
                             if is_cache:
                                 stats[ST_CACHE_ALLOCS] += 1
@@ -448,13 +488,19 @@ def run_exact(
                                         continue
                                     if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
                                                protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
-                                        src = _smallest_order(heads, z, order)
+                                        src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
                                         got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, z, order)
+                                                          nr_free, zfree, mts, zbase, zsize, z,
+                                                          order, a_migratetype[a],
+                                                          a_highatomic[a])
                                         if got >= 0:
                                             gz = z
-                                            if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
-                                                    and src >= pageblock_order and src > order):
+                                            if migratetypes:
+                                                fell_back = mts.note[0] == 1
+                                            else:
+                                                fell_back = (src < NR_ORDERS and src > order
+                                                             and src >= pageblock_order)
+                                            if boost_era and max_boost[z] > 0 and fell_back:
                                                 boost[z] = min(boost[z] + pageblock_pages, max_boost[z])
                                                 if boost[z] > window_boost[z]:
                                                     window_boost[z] = boost[z]
@@ -489,13 +535,19 @@ def run_exact(
                                                         protection[z, classzone], a_flags[a], nr_free, z,
                                                         types, pageblock_order)[0]
                                         if ok:
-                                            src = _smallest_order(heads, z, order)
+                                            src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
                                             got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
-                                                              nr_free, zfree, z, order)
+                                                              nr_free, zfree, mts, zbase, zsize,
+                                                              z, order, a_migratetype[a],
+                                                              a_highatomic[a])
                                             if got >= 0:
                                                 gz = z
-                                                if (boost_era and max_boost[z] > 0 and src < NR_ORDERS
-                                                        and src >= pageblock_order and src > order):
+                                                if migratetypes:
+                                                    fell_back = mts.note[0] == 1
+                                                else:
+                                                    fell_back = (src < NR_ORDERS and src > order
+                                                                 and src >= pageblock_order)
+                                                if boost_era and max_boost[z] > 0 and fell_back:
                                                     boost[z] = min(boost[z] + pageblock_pages,
                                                                    max_boost[z])
                                                     if boost[z] > window_boost[z]:
@@ -564,7 +616,7 @@ def run_exact(
                                         suppressed += 1
                 if compact_enabled:
                     _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
-                                    zbase, zsize, kc_awake, kc_order, kc_budget, kc_done,
+                                    mts, zbase, zsize, kc_awake, kc_order, kc_budget, kc_done,
                                     compact_scan_per_sub / ROUNDS, era, zone_node, zone_idx,
                                     classzone, wm_min, wm_low, protection, extfrag_threshold,
                                     types, pageblock_order, mov, lru_flat, cursors,
@@ -598,7 +650,7 @@ def run_exact(
                         z = lru_zone[node, h]
                         if compact_enabled:
                             mov[lru_pfn[node, h]] = NOT_MOVABLE
-                        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                    zbase, zsize, z, lru_pfn[node, h], 0)
                         cache_pages[z] -= 1
                         lru_head[node] = (h + 1) % lru_pfn.shape[1]

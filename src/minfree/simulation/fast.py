@@ -306,6 +306,10 @@ def run_fast(
     a_nowarn,
     a_exempt,
     a_capacity,
+    # the exact engine's migratetype inputs: free-block counts have no migratetypes
+    a_migratetype,
+    a_highatomic,
+    migratetypes,
     cache_reads,
     app_growth,
     working_set_pages,
@@ -398,7 +402,8 @@ def run_fast(
     pageblock_order = 0
     while (1 << pageblock_order) < pageblock_pages:
         pageblock_order += 1
-    types = np.zeros((NR_ORDERS, n_type_columns), dtype=np.int64)
+    # per-zone type matrices with no counts kept: the fast engine has no migratetypes
+    types = np.zeros((nz, NR_ORDERS + 1, n_type_columns), dtype=np.int64)
     one_by_one_high = era <= 2  # pre-4.4 checks read lower-order counts for order > 0
 
     # ---- initial state, as in the exact engine

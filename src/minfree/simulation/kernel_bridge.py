@@ -92,3 +92,30 @@ def boost_exempt(gfp: str, release: str) -> bool:
     parsed = _release(release)
     gfp_era = gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
     return bool(mask & gfp_era.flag("ATOMIC"))
+
+
+#: Index of each /proc/pagetypeinfo name in the exact engine's free lists (buddy.MIGRATE_*).
+_MIGRATETYPE_INDEX = {"Unmovable": 0, "Movable": 1, "Reclaimable": 2}
+
+
+def gfp_migratetype(gfp: str, release: str) -> int:
+    """The exact engine's migratetype (``buddy.MIGRATE_*``) for a GFP mode: its free lists,
+    as ``gfp_migratetype()`` picks them in this host's era."""
+    from minfree.kernel import gfp as gfp_module
+
+    mask, _, _, _ = gfp_alloc_flags(gfp, release)
+    parsed = _release(release)
+    era = gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
+    return _MIGRATETYPE_INDEX[gfp_module.gfp_migratetype(mask, era)]
+
+
+def highatomic_reserve(alloc_flags: int, order: int, release: str) -> bool:
+    """Whether an allocation with these slow-path ALLOC flags uses and makes highatomic
+    reserves (4.4+): ``order && (alloc_flags & ALLOC_HARDER)`` in get_page_from_freelist()
+    up to 6.2 (mm/page_alloc.c), ALLOC_HIGHATOMIC from 6.3 (set by gfp_to_alloc_flags() for
+    ``order > 0`` callers that cannot reclaim, the ALLOC_NON_BLOCK ones). ALLOC_HARDER and
+    ALLOC_NON_BLOCK are the same bit (0x10), which is what is tested."""
+    parsed = _release(release)
+    if order <= 0 or (parsed is not None and parsed < (4, 4)):
+        return False
+    return bool(alloc_flags & AllocFlags.HARDER)

@@ -21,6 +21,7 @@ import numpy as np
 from minfree.errors import UsageError
 from minfree.kernel.release import KernelRelease
 from minfree.simulation import kernel_bridge
+from minfree.simulation.buddy import ALLOC_HIGHATOMIC_RESERVE, MIGRATE_MOVABLE
 from minfree.simulation.host import SimHost
 from minfree.simulation.scenario import Scenario, order_for_mtu
 
@@ -58,6 +59,10 @@ class ActorPlan:
     #: zone_watermark_fast()'s boost exception applies (order-0 __GFP_ATOMIC callers in
     #: 5.0 .. 6.2, ALLOC_MIN_RESERVE callers from 6.3)
     boost_exempt: bool = False
+    #: gfp_migratetype() of the mask (buddy.MIGRATE_*), used when migratetypes are modelled
+    migratetype: int = 0
+    #: the allocation may use and makes highatomic reserves (buddy.ALLOC_HIGHATOMIC_RESERVE)
+    highatomic: bool = False
 
 
 @dataclass
@@ -112,6 +117,9 @@ class Plan:
     #: the fragmentation index to every order (3.10); from 4.9 MIN for orders <= 3 and the
     #: index only above PAGE_ALLOC_COSTLY_ORDER. Unknown release: the current rule.
     compact_legacy: bool = False
+    #: scenario [migratetypes]: free lists per migratetype, pageblock stealing and the
+    #: highatomic reserve in the exact engine (the fast engine ignores it)
+    migratetypes: bool = False
 
     @property
     def zone_count(self) -> int:
@@ -129,6 +137,12 @@ class Plan:
             "node": np.array([a.node for a in self.actors] or [0], dtype=np.int64),
             "flags": np.array([a.alloc_flags for a in self.actors] or [0], dtype=np.int64),
             "capacity": np.array([_held_capacity(a) for a in self.actors] or [1], dtype=np.int64),
+            # without migratetypes every block is movable and nothing is reserved
+            "migratetype": np.array([a.migratetype if self.migratetypes else MIGRATE_MOVABLE
+                                     for a in self.actors] or [MIGRATE_MOVABLE], dtype=np.int64),
+            "highatomic": np.array([ALLOC_HIGHATOMIC_RESERVE if self.migratetypes
+                                    and a.highatomic else 0 for a in self.actors] or [0],
+                                   dtype=np.int64),
         }
 
 
@@ -210,6 +224,9 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
     if not 1 <= wsf <= 3000:
         raise UsageError("watermark_scale_factor must be within 1..3000")
     release = KernelRelease.try_parse(host.release)
+    if scenario.migratetypes.enabled and release is not None and release < (4, 4):
+        raise UsageError(f"[migratetypes] models 4.4+ kernels (the highatomic reserve); "
+                         f"{host.label} runs {host.release}")
     predicted = kernel_bridge.watermarks_for(host, mfk, wsf)
     populated = [i for i, z in enumerate(host.zones) if z.managed_pages > 0]
     if not populated:
@@ -281,7 +298,9 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
                                 max(round(nic.lifetime_ms / scenario.tick_ms), 1),
                                 _node_of(nic.node, nodes), mask, names, flags, can_sleep,
                                 nic.nowarn, processed.astype(np.int32), dropped,
-                                exempt(nic.gfp)))
+                                exempt(nic.gfp),
+                                kernel_bridge.gfp_migratetype(nic.gfp, host.release),
+                                kernel_bridge.highatomic_reserve(flags, order, host.release)))
     for i, storm in enumerate(scenario.tcp_accept):
         rate = _bursty_rate(rng, ticks, tick_s, storm.base_connections_per_s,
                             storm.burst_connections / max(storm.burst_duration_ms / 1000.0, 1e-6),
@@ -295,7 +314,10 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         actors.append(ActorPlan(ACTOR_ACCEPT, f"tcp-accept{i}", storm.slab_order,
                                 max(round(storm.lifetime_ms / scenario.tick_ms), 1),
                                 _node_of(storm.node, nodes), mask, names, flags, can_sleep,
-                                storm.nowarn, slabs, 0, exempt(storm.gfp)))
+                                storm.nowarn, slabs, 0, exempt(storm.gfp),
+                                kernel_bridge.gfp_migratetype(storm.gfp, host.release),
+                                kernel_bridge.highatomic_reserve(flags, storm.slab_order,
+                                                                 host.release)))
 
     cache = scenario.page_cache
     read_rate = (cache.read_mib_per_s + cache.write_mib_per_s) * pages_per_mib * tick_s
@@ -352,6 +374,7 @@ def build_plan(host: SimHost, scenario: Scenario, *, min_free_kbytes: int | None
         compact_wake_on_failure=scenario.compaction.wake_on_high_order_failure,
         extfrag_threshold=scenario.compaction.extfrag_threshold,
         compact_legacy=release is not None and release < (4, 9),
+        migratetypes=scenario.migratetypes.enabled,
     )
 
 

@@ -172,7 +172,8 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
         plan.fast_flags, plan.cache_flags, plan.pageblock_pages, N_TYPE_COLUMNS,
         actors["counts"] if plan.actors else np.zeros((0, plan.ticks), dtype=np.int32),
         actors["order"], actors["lifetime"], actors["node"], actors["flags"], nowarn, exempt,
-        actors["capacity"], plan.cache_reads, plan.app_growth, plan.working_set_pages,
+        actors["capacity"], actors["migratetype"], actors["highatomic"], plan.migratetypes,
+        plan.cache_reads, plan.app_growth, plan.working_set_pages,
         plan.cache_readers, plan.kswapd_pages_per_tick, plan.direct_pages_per_s,
         plan.direct_batch, plan.tick_s, plan_mod.SUBSTEPS, plan_mod.SAMPLE_TICKS,
         plan_mod.REPORT_BURST, report_window_ticks, plan.app_pages_per_node,
@@ -181,6 +182,13 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
         plan.extfrag_threshold + (LEGACY_FLAG if plan.compact_legacy else 0),
         np.array([pin_free_share(plan.initial_pin_every, o) for o in range(NR_ORDERS)]),
     )
+
+
+def exact_arrays(plan: plan_mod.Plan) -> BuddyArrays:
+    """The exact engine's allocator for a plan: its zones, all free, in its pageblocks."""
+    return BuddyArrays.for_zones([int(x) for x in plan.zone_managed],
+                                 pageblock_order=plan.pageblock_pages.bit_length() - 1,
+                                 types_used=plan.migratetypes)
 
 
 def run_plan(plan: plan_mod.Plan, engine: str = "exact") -> RunResult:
@@ -192,7 +200,7 @@ def run_plan(plan: plan_mod.Plan, engine: str = "exact") -> RunResult:
     if engine == "exact":
         from minfree.simulation.exact import run_exact
 
-        arrays = BuddyArrays.for_zones([int(x) for x in plan.zone_managed])
+        arrays = exact_arrays(plan)
         n_snaps = run_exact(*arrays.core, arrays.zbase, arrays.zsize, *_common_args(plan),
                             *out.values())
     else:

@@ -160,6 +160,22 @@ class Compaction:
 
 
 @dataclass(frozen=True)
+class Migratetypes:
+    """Mobility grouping in the exact engine: free lists per migratetype, pageblocks that
+    change type when an allocation falls back to another type's lists and claims them, and
+    the highatomic reserve (4.4+) that atomic order > 0 allocations use and make, given back
+    when direct reclaim cannot satisfy a blocking allocation. As mm/page_alloc.c of v6.1
+    (the rules of 4.13 to 6.9), without per-CPU lists and ALLOC_NOFRAGMENT.
+
+    Off by default so that the shipped results stay comparable with the fast engine, which
+    keeps free-block counts only; docs/simulation.md compares the shipped scenarios with it
+    on. With it on, watermark boost (``[reclaim] watermark_boost``) is triggered by real
+    fallbacks instead of the stand-in event."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
@@ -175,10 +191,11 @@ class Scenario:
     tcp_accept: tuple[TcpAccept, ...] = ()
     reclaim: Reclaim = field(default_factory=Reclaim)
     compaction: Compaction = field(default_factory=Compaction)
+    migratetypes: Migratetypes = field(default_factory=Migratetypes)
 
 
 _SECTIONS = {"app": AppMemory, "page_cache": PageCache, "reclaim": Reclaim,
-             "compaction": Compaction}
+             "compaction": Compaction, "migratetypes": Migratetypes}
 _LISTS = {"network_rx": NetworkRx, "tcp_accept": TcpAccept}
 
 
