@@ -23,28 +23,9 @@ import minfree
 # Modules whose examples are not run here, with the reason. Keep this as small as possible:
 # an example that cannot run in CI should be rewritten to use a self-contained input, or have
 # that single line marked ``# doctest: +SKIP`` with a comment saying why.
-_BEING_EDITED = "being edited; examples checked separately"
 SKIP: dict[str, str] = {
     # Importing it runs the command line (``python -m minfree``); it has no examples.
     "minfree.__main__": "importing it runs the CLI, which exits",
-    "minfree.parsers.kernel_log": _BEING_EDITED,
-    "minfree.sources.logs": _BEING_EDITED,
-    "minfree.simulation": _BEING_EDITED,
-    "minfree.simulation.advisor": _BEING_EDITED,
-    "minfree.simulation.buddy": _BEING_EDITED,
-    "minfree.simulation.buddy_ref": _BEING_EDITED,
-    "minfree.simulation.checks": _BEING_EDITED,
-    "minfree.simulation.compaction": _BEING_EDITED,
-    "minfree.simulation.demand": _BEING_EDITED,
-    "minfree.simulation.emit_log": _BEING_EDITED,
-    "minfree.simulation.exact": _BEING_EDITED,
-    "minfree.simulation.fast": _BEING_EDITED,
-    "minfree.simulation.host": _BEING_EDITED,
-    "minfree.simulation.kernel_bridge": _BEING_EDITED,
-    "minfree.simulation.kswapd": _BEING_EDITED,
-    "minfree.simulation.plan": _BEING_EDITED,
-    "minfree.simulation.run": _BEING_EDITED,
-    "minfree.simulation.scenario": _BEING_EDITED,
 }
 
 # Fewer modules than this with examples means discovery broke (about 100 have them today).

@@ -891,12 +891,12 @@ def pin_pattern(pin_every: int, orders: int = NR_ORDERS) -> tuple[int, np.ndarra
     a run of ``pin_every`` free pages can hold, so that blocks form as soon as the exact
     engine's would; the blocks are the buddy decomposition of each free run.
 
-    >>> pin_pattern(0)[0], list(pin_pattern(0)[1])[-1]
+    >>> pin_pattern(0)[0], pin_pattern(0)[1].tolist()[-1]
     (1024, 1)
     >>> pages, blocks = pin_pattern(3)        # pattern: 3 free, 1 pinned
-    >>> pages, list(blocks[:3])
+    >>> pages, blocks[:3].tolist()
     (12, [4, 4, 0])
-    >>> pin_pattern(4)[0], list(pin_pattern(4)[1][:3])   # 4 free, 1 pinned: 1 in 4 aligned
+    >>> pin_pattern(4)[0], pin_pattern(4)[1][:3].tolist()   # 4 free, 1 pinned: 1 in 4 aligned
     (32, [8, 8, 2])
     """
     top = 1 << (orders - 1)
