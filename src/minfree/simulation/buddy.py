@@ -6,22 +6,29 @@ workload instead of being assumed:
 * each zone is a run of page frames whose first frame is aligned to the largest block
   (``1 << (NR_ORDERS - 1)`` pages), so a block's buddy is ``pfn ^ (1 << order)`` relative to
   the zone base, exactly as ``__find_buddy_pfn`` computes it;
-* one doubly linked free list per (zone, order); ``__rmqueue_smallest`` takes the head of the
-  smallest non-empty list at or above the requested order and ``expand`` puts the upper
-  halves back, one block per order on the way down;
+* one doubly linked free list per (zone, order, migratetype) and a migratetype per
+  pageblock; ``__rmqueue_smallest`` takes the head of the smallest non-empty list of the
+  allocation's type at or above the requested order and ``expand`` puts the upper halves
+  back on that type's lists, one block per order on the way down;
+* when the type's lists are empty, ``__rmqueue_fallback`` takes a block of another type and
+  may claim its pageblock; atomic order > 0 allocations use and make highatomic reserves
+  (``reserve_highatomic_pageblock``), which ``unreserve_highatomic_pageblock`` gives back
+  (mm/page_alloc.c, v6.1);
 * ``__free_one_page`` merges a freed block with its buddy for as long as the buddy is a
   free block of the same order (never with an allocated one), then adds the result to the
-  head of its list.
+  head of the list of the freed block's pageblock type.
 
-Departures, kept on purpose: no migratetypes (one free list per order, so no mobility
-grouping and no stealing), no per-CPU page lists, and a freed block always goes to the head
-of its list (the kernel sometimes puts it at the tail when the next-higher buddy is free).
-These are documented in ``docs/simulation.md``.
+An engine that does not model migratetypes allocates everything as movable: then no other
+list is ever used and the allocator is the single-list one it was before types existed.
+Departures, kept on purpose: no per-CPU page lists, and a freed block always goes to the
+head of its list (the kernel sometimes puts it at the tail when the next-higher buddy is
+free). These are documented in ``docs/simulation.md``.
 
-State is a tuple of numpy arrays (numba caches functions on arrays; it cannot cache
-jitclasses). Frame numbers are global across zones; ``free_order[pfn]`` is the order of the
-free block whose head is ``pfn`` and -1 otherwise; ``alloc_order[pfn]`` likewise for
-allocated blocks, so the page map can be checked against the free lists.
+State is numpy arrays plus a :data:`MigrateState` namedtuple of arrays (numba caches
+functions on arrays; it cannot cache jitclasses). Frame numbers are global across zones;
+``free_order[pfn]`` is the order of the free block whose head is ``pfn`` and -1 otherwise;
+``alloc_order[pfn]`` likewise for allocated blocks, so the page map can be checked against
+the free lists.
 """
 
 from __future__ import annotations

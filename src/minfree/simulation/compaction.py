@@ -29,8 +29,9 @@ Exact engine (:func:`compact_zone`): real migration in the page map. Movable pag
 ones the engine marks in ``mov`` (page cache pages, with their LRU slot so the LRU follows
 the page, and anonymous growth pages); pins, network buffers and slab pages never move, and
 the application's resident memory (allocated at the start in large blocks) is skipped as one
-block, as the kernel's scanner skips compound pages. Departures: no migratetypes, so no
-pageblock skip hints and no async/sync modes; the free scanner takes free blocks below the
+block, as the kernel's scanner skips compound pages. Departures: pageblock types are not
+consulted (no skip hints, no async/sync modes, migration targets become movable pages
+wherever they are); the free scanner takes free blocks below the
 wanted order only (the kernel's ``suitable_migration_target`` refuses free blocks of the
 wanted order or more) and its own scanning is not charged to the rate; isolated free pages
 not used are given back at the end of each sub-step's work.

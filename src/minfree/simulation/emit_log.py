@@ -9,8 +9,9 @@ slab refill), and the ``show_mem()`` block (§5.2): global counters, the per-nod
 swap and RAM summary. Values are the simulated state at the moment of the failure: free
 pages, the boost-inclusive min/low/high, free blocks per order, cache and anonymous pages.
 
-The model has no migratetypes, so buddy lines carry ``(M)`` for every non-empty order; and
-no swap, so swap lines show zero. ``minfree scan`` reads these logs back (a tested round
+The failure snapshots keep free blocks per order only (not per migratetype), so buddy
+lines carry ``(M)`` for every non-empty order; and there is no swap, so swap lines show
+zero. ``minfree scan`` reads these logs back (a tested round
 trip).
 """
 

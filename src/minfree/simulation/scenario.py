@@ -128,10 +128,11 @@ class Reclaim:
     #: pages per direct reclaim attempt; 0 = as global direct reclaim at DEF_PRIORITY
     #: does it: the LRU size >> 12 (proportional reclaim), at least SWAP_CLUSTER_MAX (32)
     direct_batch_pages: int = 0
-    #: model watermark boost (5.0+). The kernel boosts on migratetype fallbacks, which the
-    #: model has no migratetypes to see; the stand-in event is an unmovable (atomic)
-    #: allocation splitting a block of pageblock order or more. Off by default: it makes
-    #: results hinge on free-list detail that only the exact engine keeps.
+    #: model watermark boost (5.0+). The kernel boosts on migratetype fallbacks below
+    #: pageblock order: so does the exact engine with [migratetypes] on; without them the
+    #: stand-in event is an unmovable (atomic) allocation splitting a block of pageblock
+    #: order or more. Off by default: it makes results hinge on free-list detail that only
+    #: the exact engine keeps.
     watermark_boost: bool = False
 
 
