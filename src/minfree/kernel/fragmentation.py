@@ -73,13 +73,34 @@ def fragmentation_index(free_blocks: Sequence[int], order: int) -> int:
     nearly ``requested`` pages each (one order-0 block, order 1: -500); the kernel prints
     such values as they are, and compaction then treats the zone as suitable.
     """
-    info = contig_page_info(free_blocks, order)
+    if order < 0:
+        raise ValueError(f"order must be >= 0, got {order}")
+    return fragmentation_index_core([int(blocks) for blocks in free_blocks], order)
+
+
+def fragmentation_index_core(free_blocks, order: int) -> int:
+    """:func:`fragmentation_index` on plain integers (``fill_contig_page_info`` inlined).
+
+    Written so that numba compiles *this function object* for the simulator's compaction
+    (``minfree.simulation.compaction``), as it does the watermark check's core: one
+    implementation of the kernel's formula. ``free_blocks`` is any indexable sequence of
+    block counts per order (a list here, a numpy row there).
+    """
     requested = 1 << order
-    if info.free_blocks_total == 0:
+    free_pages = 0
+    total = 0
+    suitable = 0
+    for k in range(len(free_blocks)):
+        blocks = free_blocks[k]
+        total += blocks
+        free_pages += blocks << k
+        if k >= order:
+            suitable += blocks << (k - order)
+    if total == 0:
         return 0
-    if info.free_blocks_suitable:
+    if suitable:
         return -1000  # the request would succeed
-    return 1000 - (1000 + info.free_pages * 1000 // requested) // info.free_blocks_total
+    return 1000 - (1000 + free_pages * 1000 // requested) // total
 
 
 def extfrag_for_order(free_blocks: Sequence[int], order: int) -> int:

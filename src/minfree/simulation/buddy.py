@@ -45,14 +45,16 @@ MAX_BLOCK_PAGES = 1 << (NR_ORDERS - 1)
 
 _NJIT = {"cache": True, "nogil": True}
 #: The allocator proper allocates nothing, so it is compiled without numba's reference
-#: counting (``_nrt=False``). With it, every array an inlined alloc or free touches got an
+#: counting (``_nrt=False``): with it, every array an inlined alloc or free touches got an
 #: atomic incref/decref pair per call - about a dozen per page event, more than half the
-#: cost of an event (26 M events/s with them, 51-57 M/s without, bench/results/simulate.md).
-#: ``buddy_alloc`` and ``buddy_free`` are therefore *called*, not inlined, from the engines
-#: (whose loops allocate arrays and so keep reference counting): a call into a function
-#: compiled without it passes the arrays as they are.
+#: cost of an event (bench/results/simulate.md). ``buddy_alloc`` and ``buddy_free`` are
+#: inlined into their callers at numba's IR level, which must therefore be compiled
+#: without it too (the exact engine's loop is: its arrays are allocated before it runs);
+#: called instead, each call passes every array as pointer, shape and strides (about 120
+#: values), which halves the allocator's rate. The rare paths (fallback to another type,
+#: highatomic reserve) stay calls.
 _NJIT_CORE = {"cache": True, "nogil": True, "_nrt": False}
-#: The list primitives are inlined into alloc and free at numba's IR level.
+#: The list primitives and the hot paths of alloc and free are inlined at numba's IR level.
 _NJIT_INLINE = {**_NJIT_CORE, "inline": "always"}
 
 
@@ -273,7 +275,54 @@ def _reserve_highatomic(free_order, alloc_order, nxt, prv, heads, nr_free, mts, 
                           zbase[z] + zsize[z], pfn, MIGRATE_HIGHATOMIC)
 
 
+#: ``note`` layout: the last allocation fell back below pageblock order; fallbacks so far;
+#: operations logged; log capacity (rows); then the log, :data:`LOG_COLUMNS` per row.
+NOTE_LOGGED = 2
+NOTE_CAPACITY = 3
+NOTE_HEADER = 4
+LOG_COLUMNS = 6
+
+
+@numba.njit(**_NJIT_INLINE)
+def log_operation(mts, kind, z, order, pfn, mt, flags):
+    """Append one operation, in ``buddy_run_ops``'s row format, when a log was asked for.
+
+    The exact engine logs its calls (``exact._alloc`` and friends), not the allocator: the
+    benchmark replays the log through the allocator and must not time the logging."""
+    n = mts.note[NOTE_LOGGED]
+    if n < mts.note[NOTE_CAPACITY]:
+        row = NOTE_HEADER + n * LOG_COLUMNS
+        mts.note[row] = kind
+        mts.note[row + 1] = z
+        mts.note[row + 2] = order
+        mts.note[row + 3] = pfn
+        mts.note[row + 4] = mt
+        mts.note[row + 5] = flags
+        mts.note[NOTE_LOGGED] = n + 1
+
+
 @numba.njit(**_NJIT_CORE)
+def _alloc_slow(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
+                order, mt):
+    """The fallback to other types and the retry (called, not inlined: it is rare)."""
+    # Without migratetypes (the type matrix's counts unused) every block is movable, so no
+    # other type has a list to fall back to: the search is skipped, not changed.
+    if (mts.types[z, TYPES_EXTRA_ROW, 1] != 0 and zfree[z] >= (1 << order)
+            and _rmqueue_fallback(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                  mts, zbase, zsize, z, order, mt)):
+        return _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                                 z, order, mt)
+    return -1
+
+
+@numba.njit(**_NJIT_CORE)
+def _reserve_highatomic_called(free_order, alloc_order, nxt, prv, heads, nr_free, mts, zbase,
+                               zsize, z, pfn):
+    _reserve_highatomic(free_order, alloc_order, nxt, prv, heads, nr_free, mts, zbase, zsize,
+                        z, pfn)
+
+
+@numba.njit(**_NJIT_INLINE)
 def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
                 order, mt, flags):
     """Allocate a block of ``order`` and migratetype ``mt`` from zone ``z``; return its head
@@ -284,9 +333,9 @@ def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z
     lists; then the fallback types (which may claim a pageblock). After a success such a
     caller reserves the pageblock (``get_page_from_freelist``). ``mts.note[0]`` is set to 1
     when the allocation fell back below pageblock order (the kernel boosts the watermarks
-    then). No watermark check here: the caller decides, as ``get_page_from_freelist`` does
+    then); a caller that wants to know clears it first (one store less per allocation for
+    the others). No watermark check here: the caller decides, as ``get_page_from_freelist`` does
     before ``rmqueue``."""
-    mts.note[0] = 0
     pfn = -1
     if (flags & ALLOC_HIGHATOMIC_RESERVE) and order > 0:
         pfn = _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z,
@@ -294,25 +343,21 @@ def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z
     if pfn < 0:
         pfn = _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z,
                                 order, mt)
-    # Without migratetypes (the type matrix's counts unused) every block is movable, so no
-    # other type has a list to fall back to: the search is skipped, not changed.
-    if (pfn < 0 and mts.types[z, TYPES_EXTRA_ROW, 1] != 0 and zfree[z] >= (1 << order)
-            and _rmqueue_fallback(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
-                                  mts, zbase, zsize, z, order, mt)):
-        pfn = _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z,
-                                order, mt)
+    if pfn < 0:
+        pfn = _alloc_slow(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                          zsize, z, order, mt)
     if pfn < 0:
         return -1
     alloc_order[pfn] = order
     mts.alloc_mt[pfn] = mt
     zfree[z] -= 1 << order
     if (flags & ALLOC_HIGHATOMIC_RESERVE) and order > 0:
-        _reserve_highatomic(free_order, alloc_order, nxt, prv, heads, nr_free, mts, zbase, zsize,
-                            z, pfn)
+        _reserve_highatomic_called(free_order, alloc_order, nxt, prv, heads, nr_free, mts, zbase,
+                                   zsize, z, pfn)
     return pfn
 
 
-@numba.njit(**_NJIT_CORE)
+@numba.njit(**_NJIT_INLINE)
 def buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
                pfn, order):
     """Free the block ``pfn`` of ``order`` in zone ``z``, merging with free buddies only
@@ -384,8 +429,10 @@ def buddy_run_ops(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
     """Apply a batch of operations (for tests and the benchmark).
 
     ``ops[i] = (kind, zone, order, pfn, migratetype, flags)``: kind 0 allocates (result frame
-    or -1 into ``out[i]``), kind 1 frees ``pfn`` of ``order``. Returns the number of
-    operations that changed the allocator (allocations that found a block plus frees)."""
+    or -1 into ``out[i]``), kind 1 frees ``pfn`` of ``order``, kind 2 gives a highatomic
+    pageblock back to ``migratetype`` (forced when ``flags``; pages moved into ``out[i]``).
+    These are the rows the allocator logs. Returns the number of operations that changed
+    the allocator (allocations that found a block plus frees)."""
     events = 0
     for i in range(ops.shape[0]):
         kind = ops[i, 0]
@@ -397,22 +444,26 @@ def buddy_run_ops(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
             out[i] = got
             if got >= 0:
                 events += 1
-        else:
+        elif kind == 1:
             buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                        zsize, z, ops[i, 3], order)
             out[i] = ops[i, 3]
             events += 1
+        else:
+            out[i] = buddy_unreserve_highatomic(free_order, alloc_order, nxt, prv, heads,
+                                                nr_free, mts, zbase, zsize, z, ops[i, 4],
+                                                ops[i, 5] != 0)
     return events
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def buddy_churn(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
-                n_ops, max_order, seed, held):
+                n_ops, max_order, seed, held, held_order):
     """Random allocate/free churn of movable blocks inside numba (benchmark of page events
-    per second). Keeps up to ``held.shape[0]`` blocks; returns the number of events."""
+    per second). Keeps up to ``held.shape[0]`` blocks (their orders in ``held_order``);
+    returns the number of events."""
     np.random.seed(seed)
     n_held = 0
-    held_order = np.zeros(held.shape[0], dtype=np.int8)
     events = 0
     for _ in range(n_ops):
         if n_held > 0 and (n_held == held.shape[0] or np.random.random() < 0.5):
@@ -445,7 +496,7 @@ none); ``alloc_mt[pfn]``: the migratetype block ``pfn`` was allocated as (-1 if 
 blocks per zone, order and type in the watermark check's column order, whose row
 :data:`TYPES_EXTRA_ROW` holds the zone's reserved highatomic pages (column 0) and whether
 the counts are to be used (column 1); ``params``: ``[pageblock_order]``; ``note``: what the
-last allocation did (``[fell back below pageblock order, fallbacks so far]``)."""
+last allocation did and an optional log of operations (:data:`NOTE_HEADER`)."""
 
 
 @dataclass
@@ -465,11 +516,12 @@ class BuddyArrays:
 
     @classmethod
     def for_zones(cls, zone_pages: list[int] | tuple[int, ...], pageblock_order: int = 9,
-                  types_used: bool = True) -> BuddyArrays:
+                  types_used: bool = True, log_capacity: int = 0) -> BuddyArrays:
         """Lay the zones out one after another, each aligned to the largest block, all free.
 
         ``types_used`` False tells the watermark check to ignore the per-type counts (the
-        engine runs without migratetypes: every block is movable)."""
+        engine runs without migratetypes: every block is movable). ``log_capacity``: log up
+        to that many operations after the initial layout (:meth:`logged_operations`)."""
         if not 0 < pageblock_order <= NR_ORDERS - 1:
             raise ValueError(f"pageblock order {pageblock_order} outside 1..{NR_ORDERS - 1}")
         nz = len(zone_pages)
@@ -491,7 +543,7 @@ class BuddyArrays:
             pb_mt=np.full((total >> pageblock_order) + 1, MIGRATE_MOVABLE, dtype=np.int8),
             types=types,
             params=np.array([pageblock_order], dtype=np.int64),
-            note=np.zeros(2, dtype=np.int64),
+            note=np.zeros(NOTE_HEADER, dtype=np.int64),
         )
         arrays = cls(
             free_order=np.full(total, -1, dtype=np.int8),
@@ -507,7 +559,17 @@ class BuddyArrays:
         )
         for i in range(nz):
             buddy_init_zone(*arrays.core, arrays.zbase, arrays.zsize, i)
+        if log_capacity > 0:
+            note = np.zeros(NOTE_HEADER + LOG_COLUMNS * log_capacity, dtype=np.int64)
+            note[NOTE_CAPACITY] = log_capacity
+            arrays.mts = mts._replace(note=note)
         return arrays
+
+    def logged_operations(self) -> np.ndarray:
+        """The operations logged so far, one ``buddy_run_ops`` row each (allocations carry
+        the frame they got, -1 for none)."""
+        n = int(self.mts.note[NOTE_LOGGED])
+        return self.mts.note[NOTE_HEADER:NOTE_HEADER + LOG_COLUMNS * n].reshape(n, LOG_COLUMNS)
 
     @property
     def core(self) -> tuple:

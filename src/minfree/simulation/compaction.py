@@ -18,7 +18,7 @@ succeed (``zone_watermark_ok(zone, order, min_wmark_pages(zone), ...)``) and whe
   4.9). Both
   checks are the shared compiled core (:mod:`minfree.simulation.checks`), never a copy;
 * for order > PAGE_ALLOC_COSTLY_ORDER (3), the zone's fragmentation index
-  (:func:`minfree.kernel.fragmentation.fragmentation_index`, called as is) in
+  (:func:`minfree.kernel.fragmentation.fragmentation_index_core`, compiled as is) in
   ``[0, vm.extfrag_threshold]`` means the failure is for lack of memory, not
   fragmentation, and compaction is skipped (kernel-facts §7; orders <= 3 always compact).
   3.10 applied the index to every order; the model does so for releases before 4.9 (the
@@ -46,28 +46,19 @@ pages. Held network buffers and slab pages are not counted as unmovable there.
 
 from __future__ import annotations
 
-import warnings
-
 import numba
 import numpy as np
 
-from minfree.kernel.fragmentation import PAGE_ALLOC_COSTLY_ORDER, fragmentation_index
+from minfree.kernel.fragmentation import PAGE_ALLOC_COSTLY_ORDER, fragmentation_index_core
 from minfree.simulation.buddy import MIGRATE_MOVABLE, NR_ORDERS, _del_free, buddy_free
 from minfree.simulation.checks import zone_ok
 
 #: No numba reference counting: these helpers allocate nothing, and with it every array
 #: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
 _NJIT = {"cache": True, "nogil": True, "_nrt": False}
-#: With reference counting: the fragmentation index is the kernel module's own Python
-#: function, reached through ``numba.objmode``, which boxes arrays and so needs it; so do
-#: the functions that call into it (here, ``kswapd.sleep_or_start_pass`` and the engines'
-#: ``_kcompactd_work``).
-_NJIT_RC = {"cache": True, "nogil": True}
-# The engines are compiled nogil; the one object-mode call (the kernel module's
-# fragmentation_index, for order > 3 only) takes the GIL back while it runs, which numba
-# announces at compile time. Expected, and not worth a warning on the user's terminal.
-warnings.filterwarnings("ignore", message="Code running in object mode won't allow parallel",
-                        category=numba.NumbaWarning)
+#: The kernel module's fragmentation index, compiled (the same function object, never a
+#: copy), as ``checks`` compiles the watermark check's core.
+fragmentation_index_compiled = numba.njit(**_NJIT)(fragmentation_index_core)
 
 #: outcome codes of one zone's compaction step
 RUN_CONTINUE = 0   # budget used up, more to do
@@ -103,15 +94,7 @@ def _has_block(heads, z, order):
     return False
 
 
-@numba.njit(cache=True)
-def _fragmentation_index(nr_free, z, order):
-    """The kernel module's ``fragmentation_index`` itself, called from compiled code."""
-    with numba.objmode(index="int64"):
-        index = fragmentation_index(nr_free[z].tolist(), order)
-    return index
-
-
-@numba.njit(**_NJIT_RC)
+@numba.njit(**_NJIT)
 def zone_needs_compaction(era, zfree, nr_free, z, order, wm_min, wm_low, reserve,
                           extfrag_threshold, types, pageblock_order):
     """(compact?, reason): reason 0 = go ahead, 1 = the allocation would already succeed at
@@ -127,13 +110,13 @@ def zone_needs_compaction(era, zfree, nr_free, z, order, wm_min, wm_low, reserve
     if not zone_ok(era, zfree[z], 0, mark, reserve, 0, nr_free, z, types, pageblock_order):
         return False, 2
     if legacy or order > PAGE_ALLOC_COSTLY_ORDER:
-        index = _fragmentation_index(nr_free, z, order)
+        index = fragmentation_index_compiled(nr_free[z], order)
         if 0 <= index <= extfrag_threshold:
             return False, 3
     return True, 0
 
 
-@numba.njit(**_NJIT_RC)
+@numba.njit(**_NJIT)
 def kcompactd_wake(node, order, kc_awake, kc_order, era, zfree, nr_free, zone_node, zone_idx,
                    classzone, wm_min, wm_low, protection, extfrag_threshold, types,
                    pageblock_order, stats):

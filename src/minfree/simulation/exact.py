@@ -35,6 +35,7 @@ from minfree.simulation.buddy import (
     buddy_alloc,
     buddy_free,
     buddy_unreserve_highatomic,
+    log_operation,
 )
 from minfree.simulation.checks import zone_check, zone_ok
 from minfree.simulation.compaction import (
@@ -64,6 +65,37 @@ _NJIT_CORE = {**_NJIT, "_nrt": False}
 #: shares, done blocking-first then actor by actor (the fast engine uses the same order).
 ROUNDS = 4
 
+
+# The engine's calls into the allocator, logged when the allocator's state asks for a log
+# (``BuddyArrays.for_zones(log_capacity=...)``; the benchmark replays the engine's own
+# operations from it).
+_NJIT_INLINE = {**_NJIT_CORE, "inline": "always"}
+
+
+@numba.njit(**_NJIT_INLINE)
+def _alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z, order,
+           mt, flags):
+    pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                      zsize, z, order, mt, flags)
+    log_operation(mts, 0, z, order, pfn, mt, flags)
+    return pfn
+
+
+@numba.njit(**_NJIT_INLINE)
+def _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z, pfn,
+          order):
+    log_operation(mts, 1, z, order, pfn, 0, 0)
+    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
+               pfn, order)
+
+
+@numba.njit(**_NJIT_INLINE)
+def _unreserve(free_order, alloc_order, nxt, prv, heads, nr_free, mts, zbase, zsize, z, mt,
+               force):
+    log_operation(mts, 2, z, 0, 0, mt, 1 if force else 0)
+    return buddy_unreserve_highatomic(free_order, alloc_order, nxt, prv, heads, nr_free, mts,
+                                      zbase, zsize, z, mt, force)
+
 # counters in the ``stats`` array
 ST_FAIL = 0
 ST_FAIL_NOWARN = 1
@@ -84,10 +116,12 @@ ST_CACHE_BACKLOG = 15
 ST_FIRST_STALL_TICK = 16
 #: 17-22: kcompactd's counters (simulation/compaction.py)
 ST_HIGHATOMIC_UNRESERVED = 23
-N_STATS = 24
+#: allocator operations done by the initial fill (where a logged trace's run begins)
+ST_TRACE_START = 24
+N_STATS = 25
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _kcompactd_work(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
                     kc_awake, kc_order, kc_budget, kc_done, add, era, zone_node, zone_idx,
                     classzone, wm_min, wm_low, protection, extfrag_threshold, types,
@@ -147,8 +181,8 @@ def _smallest_order(heads, z, order, mt):
     return current
 
 
-@numba.njit(**_NJIT)
-def run_exact(
+@numba.njit(**_NJIT_CORE)
+def _run_exact_core(
     # allocator
     free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
     # zones and kernel
@@ -168,50 +202,18 @@ def run_exact(
     stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
     samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
     snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed, snap_cause,
+    # working arrays (allocated by run_exact: this function allocates nothing)
+    boost, window_boost, cache_pages, anon_pages, held_pages, pinned_pages, lru_pfn, lru_zone,
+    lru_head, lru_len, lru_flat, mov, kc_awake, kc_order, kc_budget, kc_done, ks_order,
+    cursors, targets, q_pfn, q_zone, q_exp, q_head, q_len, kswapd_awake, kswapd_budget,
+    kswapd_pass, kept, tmp_pfn, window_min, remaining, quota,
 ):
     nz = zfree.shape[0]
     n_nodes = zonelist.shape[0]
     n_actors = a_counts.shape[0]
     ticks = a_counts.shape[1]
-    boost = np.zeros(nz, dtype=np.int64)
-    # largest boost within the current sample window (boosts are often shorter than it)
-    window_boost = np.zeros(nz, dtype=np.int64)
-    cache_pages = np.zeros(nz, dtype=np.int64)
-    anon_pages = np.zeros(nz, dtype=np.int64)
-    held_pages = np.zeros(nz, dtype=np.int64)
-    pinned_pages = np.zeros(nz, dtype=np.int64)
-    # LRU rings, one per node
-    lru_cap = 0
-    for z in range(nz):
-        lru_cap += zsize[z]
-    lru_pfn = np.zeros((n_nodes, lru_cap + 1), dtype=np.int32)
-    lru_zone = np.zeros((n_nodes, lru_cap + 1), dtype=np.int8)
-    lru_head = np.zeros(n_nodes, dtype=np.int64)
-    lru_len = np.zeros(n_nodes, dtype=np.int64)
-    # compaction: which frames hold movable pages (and their LRU slot, flattened, so the LRU
-    # follows a migrated page); kcompactd's state per node; the scanners' cursors per zone
-    lru_flat = lru_pfn.reshape(-1)
     lru_stride = lru_pfn.shape[1]
-    mov = np.full(free_order.shape[0] if compact_enabled else 1, NOT_MOVABLE, dtype=np.int64)
-    kc_awake = np.zeros(n_nodes, dtype=np.int64)
-    kc_order = np.zeros(n_nodes, dtype=np.int64)
-    kc_budget = np.zeros(n_nodes, dtype=np.float64)
-    kc_done = np.zeros(nz, dtype=np.int64)
-    ks_order = np.zeros(n_nodes, dtype=np.int64)
-    cursors = np.zeros((nz, 2), dtype=np.int64)
-    targets = np.zeros(max(1 << (NR_ORDERS - 1), pageblock_pages), dtype=np.int64)
-    # per-actor FIFO of held blocks
-    max_cap = 1
-    for a in range(n_actors):
-        max_cap = max(max_cap, a_capacity[a])
-    q_pfn = np.zeros((n_actors, max_cap), dtype=np.int32)
-    q_zone = np.zeros((n_actors, max_cap), dtype=np.int8)
-    q_exp = np.zeros((n_actors, max_cap), dtype=np.int32)
-    q_head = np.zeros(n_actors, dtype=np.int64)
-    q_len = np.zeros(n_actors, dtype=np.int64)
-    kswapd_awake = np.zeros(n_nodes, dtype=np.int64)
-    kswapd_budget = np.zeros(n_nodes, dtype=np.float64)
-    kswapd_pass = np.zeros(n_nodes, dtype=np.int64)
+    max_cap = q_pfn.shape[1]
     for z in range(nz):
         lowest_free[z] = zfree[z]
 
@@ -228,7 +230,7 @@ def run_exact(
                 if (1 << order) > left:
                     order -= 1
                     continue
-                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                pfn = _alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                   zbase, zsize, z, order, MIGRATE_MOVABLE, 0)
                 if pfn < 0:
                     order -= 1
@@ -236,8 +238,6 @@ def run_exact(
                 anon_pages[z] += 1 << order
                 left -= 1 << order
     if initial_above_high[0] >= 0:
-        kept = np.zeros(nz, dtype=np.int64)
-        tmp_pfn = np.empty(free_order.shape[0], dtype=np.int32)
         for z in range(nz):
             base = zbase[z]
             target = wm_high[z] + initial_above_high[z] + protection[z, classzone]
@@ -245,7 +245,7 @@ def run_exact(
             fill_to = 0 if initial_fill_all else target
             n = 0
             while zfree[z] > fill_to:
-                pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                pfn = _alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                   zbase, zsize, z, 0, MIGRATE_MOVABLE, 0)
                 if pfn < 0:
                     break
@@ -259,7 +259,7 @@ def run_exact(
             # a host up for months: the whole zone was cache once, reclaimed back to target
             while initial_fill_all and zfree[z] < target and n > 0:
                 n -= 1
-                buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                            zsize, z, tmp_pfn[base + n], 0)
             kept[z] = n
             cache_pages[z] += n
@@ -281,6 +281,7 @@ def run_exact(
                     lru_len[node] += 1
     for z in range(nz):
         lowest_free[z] = zfree[z]
+    stats[ST_TRACE_START] = mts.note[2]
 
     sub_dt = tick_s / substeps
     cache_debt = 0.0
@@ -291,7 +292,6 @@ def run_exact(
     in_window = 0
     suppressed = 0
     n_snaps = 0
-    window_min = np.empty(nz, dtype=np.int64)
     for z in range(nz):
         window_min[z] = zfree[z]
     sample_idx = 0
@@ -303,8 +303,6 @@ def run_exact(
     # the allocator's per-zone type matrices (per-type counts used only with migratetypes)
     types = mts.types
     per_sub = kswapd_per_tick / substeps
-    remaining = np.zeros(max(n_actors, 1), dtype=np.int64)
-    quota = np.zeros(max(n_actors, 1), dtype=np.int64)
 
     for t in range(ticks):
         for s in range(substeps):
@@ -313,7 +311,7 @@ def run_exact(
                 while q_len[a] > 0 and q_exp[a, q_head[a]] <= t:
                     h = q_head[a]
                     z = q_zone[a, h]
-                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                    _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                                zsize, z, q_pfn[a, h], a_order[a])
                     held_pages[z] -= 1 << a_order[a]
                     q_head[a] = (h + 1) % max_cap
@@ -360,7 +358,9 @@ def run_exact(
                                         continue
                                     if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
                                                protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
-                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                        if migratetypes:
+                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
+                                        got = _alloc(free_order, alloc_order, nxt, prv, heads,
                                                           nr_free, zfree, mts, zbase, zsize, z, 0,
                                                           MIGRATE_MOVABLE, 0)
                                         if got >= 0:
@@ -387,7 +387,9 @@ def run_exact(
                                         continue
                                     if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
                                                protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
-                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                        if migratetypes:
+                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
+                                        got = _alloc(free_order, alloc_order, nxt, prv, heads,
                                                           nr_free, zfree, mts, zbase, zsize, z, 0,
                                                           MIGRATE_MOVABLE, 0)
                                         if got >= 0:
@@ -407,7 +409,7 @@ def run_exact(
                                             break
                                         if zone_idx[z] > classzone:
                                             continue
-                                        if buddy_unreserve_highatomic(
+                                        if _unreserve(
                                                 free_order, alloc_order, nxt, prv, heads, nr_free,
                                                 mts, zbase, zsize, z, MIGRATE_MOVABLE, False) > 0:
                                             stats[ST_HIGHATOMIC_UNRESERVED] += 1
@@ -432,7 +434,7 @@ def run_exact(
                                     z = lru_zone[node, h]
                                     if compact_enabled:
                                         mov[lru_pfn[node, h]] = NOT_MOVABLE
-                                    buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                                    _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                                zbase, zsize, z, lru_pfn[node, h], 0)
                                     cache_pages[z] -= 1
                                     lru_head[node] = (h + 1) % lru_pfn.shape[1]
@@ -489,7 +491,9 @@ def run_exact(
                                     if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
                                                protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
                                         src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
-                                        got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                        if migratetypes:
+                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
+                                        got = _alloc(free_order, alloc_order, nxt, prv, heads,
                                                           nr_free, zfree, mts, zbase, zsize, z,
                                                           order, a_migratetype[a],
                                                           a_highatomic[a])
@@ -536,7 +540,9 @@ def run_exact(
                                                         types, pageblock_order)[0]
                                         if ok:
                                             src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
-                                            got = buddy_alloc(free_order, alloc_order, nxt, prv, heads,
+                                            if migratetypes:
+                                                mts.note[0] = 0  # set by the allocator on a boosting fallback
+                                            got = _alloc(free_order, alloc_order, nxt, prv, heads,
                                                               nr_free, zfree, mts, zbase, zsize,
                                                               z, order, a_migratetype[a],
                                                               a_highatomic[a])
@@ -650,7 +656,7 @@ def run_exact(
                         z = lru_zone[node, h]
                         if compact_enabled:
                             mov[lru_pfn[node, h]] = NOT_MOVABLE
-                        buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+                        _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
                                    zbase, zsize, z, lru_pfn[node, h], 0)
                         cache_pages[z] -= 1
                         lru_head[node] = (h + 1) % lru_pfn.shape[1]
@@ -677,3 +683,94 @@ def run_exact(
             sample_idx += 1
     stats[ST_CACHE_BACKLOG] = int(cache_backlog)
     return n_snaps
+
+
+def run_exact(
+    # allocator
+    free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
+    # zones and kernel
+    zone_node, zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone,
+    era, boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns,
+    # actors
+    a_counts, a_order, a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity,
+    a_migratetype, a_highatomic, migratetypes,
+    cache_reads, app_growth, working_set_pages, cache_readers,
+    kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
+    report_burst, report_window_ticks,
+    # initial state
+    app_pages_per_node, initial_above_high, initial_pin_every, initial_fill_all,
+    compact_enabled, compact_scan_per_sub, compact_wake_on_fail, extfrag_threshold,
+    compact_share,
+    # outputs
+    stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
+    samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
+    snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed, snap_cause,
+):
+    """One exact run (the arguments are the plan's, see ``run.run_plan``); returns the number
+    of failure snapshots written.
+
+    The working arrays are allocated here, in Python, and the compiled loop
+    (:func:`_run_exact_core`) allocates nothing: so it is compiled without numba's
+    reference counting and the allocator's alloc and free are inlined into it, instead of
+    costing an atomic incref/decref per array per call (see simulation/buddy.py)."""
+    nz = zfree.shape[0]
+    n_nodes = zonelist.shape[0]
+    n_actors = a_counts.shape[0]
+    lru_cap = int(zsize[:nz].sum())
+    lru_pfn = np.zeros((n_nodes, lru_cap + 1), dtype=np.int32)
+    max_cap = max(1, int(a_capacity.max()) if n_actors else 1)
+    frames = free_order.shape[0]
+    work = (
+        np.zeros(nz, dtype=np.int64),  # boost
+        np.zeros(nz, dtype=np.int64),  # window_boost: largest boost within a sample window
+        np.zeros(nz, dtype=np.int64),  # cache_pages
+        np.zeros(nz, dtype=np.int64),  # anon_pages
+        np.zeros(nz, dtype=np.int64),  # held_pages
+        np.zeros(nz, dtype=np.int64),  # pinned_pages
+        # LRU rings, one per node
+        lru_pfn,
+        np.zeros((n_nodes, lru_cap + 1), dtype=np.int8),  # lru_zone
+        np.zeros(n_nodes, dtype=np.int64),  # lru_head
+        np.zeros(n_nodes, dtype=np.int64),  # lru_len
+        # compaction: which frames hold movable pages (and their LRU slot, flattened, so the
+        # LRU follows a migrated page); kcompactd's state per node; scanners' cursors per zone
+        lru_pfn.reshape(-1),  # lru_flat
+        np.full(frames if compact_enabled else 1, NOT_MOVABLE, dtype=np.int64),  # mov
+        np.zeros(n_nodes, dtype=np.int64),  # kc_awake
+        np.zeros(n_nodes, dtype=np.int64),  # kc_order
+        np.zeros(n_nodes, dtype=np.float64),  # kc_budget
+        np.zeros(nz, dtype=np.int64),  # kc_done
+        np.zeros(n_nodes, dtype=np.int64),  # ks_order
+        np.zeros((nz, 2), dtype=np.int64),  # cursors
+        np.zeros(max(1 << (NR_ORDERS - 1), int(pageblock_pages)), dtype=np.int64),  # targets
+        # per-actor FIFO of held blocks
+        np.zeros((n_actors, max_cap), dtype=np.int32),  # q_pfn
+        np.zeros((n_actors, max_cap), dtype=np.int8),  # q_zone
+        np.zeros((n_actors, max_cap), dtype=np.int32),  # q_exp
+        np.zeros(n_actors, dtype=np.int64),  # q_head
+        np.zeros(n_actors, dtype=np.int64),  # q_len
+        np.zeros(n_nodes, dtype=np.int64),  # kswapd_awake
+        np.zeros(n_nodes, dtype=np.float64),  # kswapd_budget
+        np.zeros(n_nodes, dtype=np.int64),  # kswapd_pass
+        np.zeros(nz, dtype=np.int64),  # kept: cache pages of the initial fill per zone
+        # the initial fill's frames (only when the cache is filled at the start)
+        np.empty(frames if initial_above_high[0] >= 0 else 1, dtype=np.int32),  # tmp_pfn
+        np.empty(nz, dtype=np.int64),  # window_min
+        np.zeros(max(n_actors, 1), dtype=np.int64),  # remaining
+        np.zeros(max(n_actors, 1), dtype=np.int64),  # quota
+    )
+    return _run_exact_core(
+        free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, zone_node,
+        zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone, era,
+        boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns, a_counts, a_order,
+        a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity, a_migratetype,
+        a_highatomic, migratetypes, cache_reads, app_growth, working_set_pages, cache_readers,
+        kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
+        report_burst, report_window_ticks, app_pages_per_node, initial_above_high,
+        initial_pin_every, initial_fill_all, compact_enabled, compact_scan_per_sub,
+        compact_wake_on_fail, extfrag_threshold, compact_share, stats, fail_by_order,
+        fail_by_zone, fail_by_actor, lowest_free, samples_free, samples_kswapd, samples_boost,
+        samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree, snap_boost, snap_cache,
+        snap_anon, snap_held, snap_suppressed, snap_cause, *work)
+
+

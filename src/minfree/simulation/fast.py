@@ -232,7 +232,7 @@ def _lru_push(node, z, pages, lru_zone, lru_pages, lru_head, lru_len):
     lru_len[node] += 1
 
 
-@numba.njit(**_NJIT)
+@numba.njit(**_NJIT_CORE)
 def _kcompactd_work(nr_free, zfree, kc_awake, kc_order, kc_budget, kc_done, add, era,
                     zone_node, zone_idx, classzone, wm_min, wm_low, protection,
                     extfrag_threshold, types, pageblock_order, compact_share, stats):

@@ -15,8 +15,6 @@ from minfree.simulation.compaction import kcompactd_wake
 #: No numba reference counting: these helpers allocate nothing, and with it every array
 #: they are handed costs an atomic incref/decref pair per call (see simulation/buddy.py).
 _NJIT = {"cache": True, "nogil": True, "_nrt": False}
-#: It may wake kcompactd, whose check reaches Python through ``numba.objmode``.
-_NJIT_RC = {"cache": True, "nogil": True}
 
 
 @numba.njit(**_NJIT)
@@ -32,7 +30,7 @@ def node_balanced(node, era, zfree, boost, wm_high, protection, zone_node, zone_
     return False
 
 
-@numba.njit(**_NJIT_RC)
+@numba.njit(**_NJIT)
 def sleep_or_start_pass(node, era, zfree, boost, wm_min, wm_low, wm_high, protection, zone_node,
                         zone_idx, classzone, nr_free, types, pageblock_order, kswapd_awake,
                         kswapd_budget, kswapd_pass, ks_order, compact_enabled, kc_awake,

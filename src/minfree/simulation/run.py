@@ -135,7 +135,9 @@ def _outputs(plan: plan_mod.Plan) -> dict[str, np.ndarray]:
     report_window_ticks = max(int(plan_mod.REPORT_WINDOW_S / plan.tick_s), 1)
     n_snaps = plan_mod.REPORT_BURST * (plan.ticks // report_window_ticks + 1)
     n_snaps = min(n_snaps, 2000)
-    stats = np.zeros(24, dtype=np.int64)
+    from minfree.simulation.exact import N_STATS
+
+    stats = np.zeros(N_STATS, dtype=np.int64)
     stats[2] = -1
     stats[16] = -1
     return {
@@ -184,11 +186,12 @@ def _common_args(plan: plan_mod.Plan) -> tuple:
     )
 
 
-def exact_arrays(plan: plan_mod.Plan) -> BuddyArrays:
-    """The exact engine's allocator for a plan: its zones, all free, in its pageblocks."""
+def exact_arrays(plan: plan_mod.Plan, log_capacity: int = 0) -> BuddyArrays:
+    """The exact engine's allocator for a plan: its zones, all free, in its pageblocks;
+    ``log_capacity`` > 0 logs that many of its operations (the benchmark replays them)."""
     return BuddyArrays.for_zones([int(x) for x in plan.zone_managed],
                                  pageblock_order=plan.pageblock_pages.bit_length() - 1,
-                                 types_used=plan.migratetypes)
+                                 types_used=plan.migratetypes, log_capacity=log_capacity)
 
 
 def run_plan(plan: plan_mod.Plan, engine: str = "exact") -> RunResult:
