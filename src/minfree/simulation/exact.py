@@ -26,6 +26,8 @@ streaming read over a working set larger than RAM, which is what the scenarios m
 
 from __future__ import annotations
 
+import inspect
+
 import numba
 import numpy as np
 
@@ -685,34 +687,29 @@ def _run_exact_core(
     return n_snaps
 
 
-def run_exact(
-    # allocator
-    free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize,
-    # zones and kernel
-    zone_node, zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone,
-    era, boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns,
-    # actors
-    a_counts, a_order, a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity,
-    a_migratetype, a_highatomic, migratetypes,
-    cache_reads, app_growth, working_set_pages, cache_readers,
-    kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
-    report_burst, report_window_ticks,
-    # initial state
-    app_pages_per_node, initial_above_high, initial_pin_every, initial_fill_all,
-    compact_enabled, compact_scan_per_sub, compact_wake_on_fail, extfrag_threshold,
-    compact_share,
-    # outputs
-    stats, fail_by_order, fail_by_zone, fail_by_actor, lowest_free, samples_free,
-    samples_kswapd, samples_boost, samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree,
-    snap_boost, snap_cache, snap_anon, snap_held, snap_suppressed, snap_cause,
-):
-    """One exact run (the arguments are the plan's, see ``run.run_plan``); returns the number
-    of failure snapshots written.
+#: The compiled loop's parameters in order; the last ones are the working arrays that
+#: :func:`run_exact` makes, the others are what its callers pass.
+_CORE_PARAMETERS = tuple(inspect.signature(_run_exact_core.py_func).parameters)
+_WORKING_ARRAYS = 32
+assert _CORE_PARAMETERS[-_WORKING_ARRAYS] == "boost", "the working arrays start at boost"
+
+
+def run_exact(*args):
+    """One exact run; returns the number of failure snapshots written. The arguments are
+    :func:`_run_exact_core`'s but the working arrays, positionally (see ``run.run_plan``).
 
     The working arrays are allocated here, in Python, and the compiled loop
     (:func:`_run_exact_core`) allocates nothing: so it is compiled without numba's
     reference counting and the allocator's alloc and free are inlined into it, instead of
     costing an atomic incref/decref per array per call (see simulation/buddy.py)."""
+    expected = len(_CORE_PARAMETERS) - _WORKING_ARRAYS
+    if len(args) != expected:
+        raise TypeError(f"run_exact takes {expected} arguments, got {len(args)}")
+    named = dict(zip(_CORE_PARAMETERS, args, strict=False))  # the working arrays come last
+    free_order, zfree, zsize = named["free_order"], named["zfree"], named["zsize"]
+    zonelist, a_counts, a_capacity = named["zonelist"], named["a_counts"], named["a_capacity"]
+    compact_enabled, pageblock_pages = named["compact_enabled"], named["pageblock_pages"]
+    initial_above_high = named["initial_above_high"]
     nz = zfree.shape[0]
     n_nodes = zonelist.shape[0]
     n_actors = a_counts.shape[0]
@@ -759,18 +756,7 @@ def run_exact(
         np.zeros(max(n_actors, 1), dtype=np.int64),  # remaining
         np.zeros(max(n_actors, 1), dtype=np.int64),  # quota
     )
-    return _run_exact_core(
-        free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, zone_node,
-        zone_idx, wm_min, wm_low, wm_high, protection, max_boost, zonelist, classzone, era,
-        boost_era, fast_flags, cache_flags, pageblock_pages, n_type_columns, a_counts, a_order,
-        a_lifetime, a_node, a_flags, a_nowarn, a_exempt, a_capacity, a_migratetype,
-        a_highatomic, migratetypes, cache_reads, app_growth, working_set_pages, cache_readers,
-        kswapd_per_tick, direct_per_s, direct_batch, tick_s, substeps, sample_ticks,
-        report_burst, report_window_ticks, app_pages_per_node, initial_above_high,
-        initial_pin_every, initial_fill_all, compact_enabled, compact_scan_per_sub,
-        compact_wake_on_fail, extfrag_threshold, compact_share, stats, fail_by_order,
-        fail_by_zone, fail_by_actor, lowest_free, samples_free, samples_kswapd, samples_boost,
-        samples_fail, snap_tick, snap_actor, snap_zfree, snap_nrfree, snap_boost, snap_cache,
-        snap_anon, snap_held, snap_suppressed, snap_cause, *work)
+    assert len(work) == _WORKING_ARRAYS
+    return _run_exact_core(*args, *work)
 
 
