@@ -145,3 +145,35 @@ def test_aerospike_classic_keeps_its_answer_with_migratetypes():
     high = simulate(host, scenario, min_free_kbytes=1153434, duration_s=8.0, engine="exact")
     assert low.atomic_failures > 0
     assert high.atomic_failures == 0
+
+
+@pytest.mark.parametrize("migratetypes", [False, True])
+def test_the_engine_s_logged_operations_replay_to_the_same_state(migratetypes):
+    """The benchmark replays the exact engine's own allocator operations: the log must hold
+    every one of them, so replaying it from a fresh allocator gives the frames the engine
+    got and the engine's final free lists, page map and pageblock types."""
+    from minfree.simulation.buddy import buddy_run_ops
+    from minfree.simulation.exact import ST_TRACE_START
+
+    text = tiny_scenario(200, 30000, 300000, 20.0, 1500, accept=3000, pin_every=2, whole=True)
+    text += "\n[reclaim]\nwatermark_boost = true\n" + (MIGRATETYPES if migratetypes else "")
+    plan = plan_mod.build_plan(TINY_HOST, parse_scenario(text), min_free_kbytes=2048,
+                               duration_s=0.4)
+    out = run_mod._outputs(plan)
+    arrays = run_mod.exact_arrays(plan, log_capacity=2_000_000)
+    run_exact(*arrays.core, arrays.zbase, arrays.zsize, *run_mod._common_args(plan),
+              *out.values())
+    ops = arrays.logged_operations().copy()
+    assert 0 < int(out["stats"][ST_TRACE_START]) < len(ops) < 2_000_000
+    assert out["stats"][ST_BOOST_EVENTS] > 0 or not migratetypes
+    replay = run_mod.exact_arrays(plan)
+    got = np.zeros(len(ops), dtype=np.int64)
+    buddy_run_ops(*replay.core, replay.zbase, replay.zsize, ops, got)
+    allocations = ops[:, 0] == 0
+    assert (got[allocations] == ops[allocations, 3]).all()
+    if migratetypes:
+        assert (ops[:, 0] == 2).any() or arrays.mts.types[:, 11, 0].sum() > 0
+    for name in ("free_order", "alloc_order", "nxt", "prv", "heads", "nr_free", "zfree"):
+        assert np.array_equal(getattr(replay, name), getattr(arrays, name)), name
+    assert np.array_equal(replay.mts.pb_mt, arrays.mts.pb_mt)
+    assert np.array_equal(replay.mts.types[:, :11], arrays.mts.types[:, :11])
