@@ -182,6 +182,25 @@ def _set_pageblock_range(mts, pfn, order, mt):
 
 
 @numba.njit(**_NJIT_INLINE)
+def _suitable_fallback(heads, nr_free, z, order, start_mt):
+    """``find_suitable_fallback`` (its ``only_stealable`` false): the first type of
+    ``fallbacks[start_mt]`` with a free block of exactly ``order``; -1 if none."""
+    if nr_free[z, order] > 0:
+        for k in range(2):
+            fallback = FALLBACKS[start_mt][k]
+            if heads[z, order, fallback] >= 0:
+                return fallback
+    return -1
+
+
+@numba.njit(**_NJIT_INLINE)
+def _can_steal_fallback(order, start_mt, pageblock_order):
+    """``can_steal_fallback``: the whole pageblock may be claimed (all but small movable
+    requests)."""
+    return order >= pageblock_order // 2 or start_mt != MIGRATE_MOVABLE
+
+
+@numba.njit(**_NJIT_INLINE)
 def _rmqueue_fallback(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                       zsize, z, order, start_mt):
     """``__rmqueue_fallback`` with ``find_suitable_fallback``, ``can_steal_fallback`` and
@@ -190,41 +209,25 @@ def _rmqueue_fallback(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, 
     pageblock), claim its pageblock when enough of it is free or alike, and move it to
     ``start_mt``'s lists. False when no other type has a block of ``order`` or more."""
     pageblock_order = mts.params[0]
-    found_order = -1
+    # the largest free block of a fallback type
+    found_order = NR_ORDERS - 1
     found_mt = -1
-    can_steal = False
-    current = NR_ORDERS - 1
-    while current >= order:
-        if nr_free[z, current] > 0:
-            for k in range(2):
-                fallback = FALLBACKS[start_mt][k]
-                if heads[z, current, fallback] >= 0:
-                    found_mt = fallback
-                    break
+    while found_order >= order:
+        found_mt = _suitable_fallback(heads, nr_free, z, found_order, start_mt)
         if found_mt >= 0:
-            can_steal = (current >= pageblock_order or current >= pageblock_order // 2
-                         or start_mt != MIGRATE_MOVABLE)
-            found_order = current
             break
-        current -= 1
+        found_order -= 1
     if found_mt < 0:
         return False
+    can_steal = _can_steal_fallback(found_order, start_mt, pageblock_order)
     if not can_steal and start_mt == MIGRATE_MOVABLE and found_order > order:
         # find_smallest: the smallest block of a fallback type instead of the largest
-        found_mt = -1
-        current = order
-        while current < NR_ORDERS:
-            if nr_free[z, current] > 0:
-                for k in range(2):
-                    fallback = FALLBACKS[start_mt][k]
-                    if heads[z, current, fallback] >= 0:
-                        found_mt = fallback
-                        break
-            if found_mt >= 0:
-                break
-            current += 1
-        found_order = current
-        can_steal = current >= pageblock_order or current >= pageblock_order // 2
+        found_order = order
+        found_mt = _suitable_fallback(heads, nr_free, z, found_order, start_mt)
+        while found_mt < 0:
+            found_order += 1
+            found_mt = _suitable_fallback(heads, nr_free, z, found_order, start_mt)
+        can_steal = _can_steal_fallback(found_order, start_mt, pageblock_order)
     pfn = heads[z, found_order, found_mt]
     base = zbase[z]
     end = base + zsize[z]
