@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from minfree.parsers import kernel_log
 from minfree.parsers.kernel_log import (
     COARSE_TRIGGER_BYTES,
@@ -24,29 +23,10 @@ from minfree.parsers.kernel_log import (
     scan_buffer,
     scan_chunks,
 )
+from noisy_logs import ALL_LOGS, NOISE, noisy_log
 
 pytest.importorskip("hyperscan")
 
-LOGS = FIXTURES / "kernel-logs"
-_ALL_LOGS = sorted((LOGS / "reports").glob("*.log")) + sorted((LOGS / "nearmiss").glob("*.log"))
-_NOISE = [
-    b"Mar  1 00:00:01 db1 kernel: [ 1.000000] mlx5_core 0000:3b:00.0: mlx5_alloc_cq:12: allocate CQ ok\n",
-    b"Mar  1 00:00:02 db1 kernel: [ 2.000000] TCP: out of memory -- consider tuning tcp_mem\n",
-    b"Mar  1 00:00:03 db1 sshd[12]: Accepted publickey for deploy from 10.0.0.1 port 22 ssh2\n",
-    b"Mar  1 00:00:04 db1 kernel: [ 4.000000] Linux version 5.15.0-91-generic (buildd@lcy02) #101\n",
-    b"Mar  1 00:00:05 db1 kernel: [ 5.000000] warn_alloc: 3 callbacks suppressed\n",
-]
-
-
-def _log(seed: int, copies: int = 2) -> bytes:
-    """Noise with every fixture log (reports and near misses) sprinkled through it."""
-    rng = random.Random(seed)
-    parts = []
-    for _ in range(copies):
-        for path in _ALL_LOGS:
-            parts.extend(rng.choice(_NOISE) for _ in range(rng.randrange(0, 40)))
-            parts.append(path.read_bytes())
-    return b"".join(parts)
 
 
 def _scan(data: bytes, chunk: int, *, hyperscan: bool, window: int = 4 << 20):
@@ -61,7 +41,7 @@ def _scan(data: bytes, chunk: int, *, hyperscan: bool, window: int = 4 << 20):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("window", [37, 4096])
 def test_hyperscan_scan_equals_find_scan(seed, window):
-    data = _log(seed)
+    data = noisy_log(seed)
     fast = _scan(data, 4096, hyperscan=True, window=window)
     plain = _scan(data, 4096, hyperscan=False)
     assert fast == plain
@@ -74,12 +54,12 @@ def test_hyperscan_scan_equals_find_scan(seed, window):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(_ALL_LOGS), st.integers(0, 10**6), st.integers(1, 300),
+@given(st.sampled_from(ALL_LOGS), st.integers(0, 10**6), st.integers(1, 300),
        st.sampled_from([b"\n", b"alloc", b"ut of memory", b"Linux version 6.1.0 #1\n", b"\x00\xff"]),
        st.integers(1, 9000), st.integers(14, 5000))
 def test_mutated_logs_both_searches_agree(path, seed, noise_lines, payload, chunk, window):
     rng = random.Random(seed)
-    data = bytearray(b"".join(rng.choice(_NOISE) for _ in range(noise_lines)) + path.read_bytes())
+    data = bytearray(b"".join(rng.choice(NOISE) for _ in range(noise_lines)) + path.read_bytes())
     for _ in range(3):
         at = rng.randrange(len(data) + 1)
         data[at:at] = payload
@@ -105,11 +85,11 @@ def test_next_hit_is_the_first_find(pieces, window):
 
 def test_too_many_hits_fall_back_to_find(monkeypatch):
     monkeypatch.setattr(kernel_log, "HYPERSCAN_MAX_HITS", 3)
-    data = _log(4, copies=1)
+    data = noisy_log(4, copies=1)
     windows = kernel_log._HitWindows(data, kernel_log._hyperscan())
     assert windows.next_hit(0) is None  # the log has far more than 3 hits
     assert _scan(data, 65536, hyperscan=True) == _scan(data, 65536, hyperscan=False)
-    dense = b"alloc" * 200_000 + b"\n" + _ALL_LOGS[0].read_bytes()
+    dense = b"alloc" * 200_000 + b"\n" + ALL_LOGS[0].read_bytes()
     assert _scan(dense, 1 << 20, hyperscan=True) == _scan(dense, 1 << 20, hyperscan=False)
 
 
@@ -120,7 +100,7 @@ def test_without_hyperscan_the_find_search_is_used(monkeypatch):
     assert kernel_log.search_engine() == "bytes.find"
     scanner = kernel_log._ChunkScanner(kernel_log.KernelLogParser("t"))
     assert scanner.engine is None
-    data = _log(5, copies=1)
+    data = noisy_log(5, copies=1)
     items = list(scan_chunks([data], "t"))
     monkeypatch.setattr(kernel_log, "_hyperscan_database", None)
     monkeypatch.delitem(sys.modules, "hyperscan")
@@ -129,7 +109,7 @@ def test_without_hyperscan_the_find_search_is_used(monkeypatch):
 
 
 def test_threads_scan_at_once_with_their_own_scratch():
-    data = _log(6, copies=1)
+    data = noisy_log(6, copies=1)
     expected = list(scan_chunks([data], "t"))
     results: list = [None] * 4
     start = threading.Barrier(4)
@@ -148,7 +128,7 @@ def test_threads_scan_at_once_with_their_own_scratch():
 
 
 def test_memory_map_scan_equals_chunked_scan(tmp_path):
-    data = _log(7, copies=1)
+    data = noisy_log(7, copies=1)
     path = tmp_path / "kern.log"
     path.write_bytes(data)
     with (path.open("rb") as handle,
@@ -166,8 +146,8 @@ def _idle_state(parser) -> tuple:
 def test_lines_the_skip_path_drops_change_nothing_in_an_idle_parser():
     """``_idle_line_matters`` is exact: every trigger-holding line of every fixture log and
     of the noise that it rejects leaves an idle parser as it was (no item, no state)."""
-    lines = {line for path in _ALL_LOGS for line in path.read_bytes().splitlines()}
-    lines.update(n.rstrip(b"\n") for n in _NOISE)
+    lines = {line for path in ALL_LOGS for line in path.read_bytes().splitlines()}
+    lines.update(n.rstrip(b"\n") for n in NOISE)
     lines.update([b"kernel: TCP: out of memory -- consider tuning tcp_mem",
                   b"kernel: Out of memory: Killed process 42 (java) total-vm:1kB",
                   b"kernel: Memory cgroup out of memory: Killed process 7 (asd)",

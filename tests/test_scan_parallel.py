@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
 from minfree.parsers import kernel_log
 from minfree.parsers.kernel_log import (
     COARSE_TRIGGER_BYTES,
@@ -28,30 +27,11 @@ from minfree.parsers.kernel_log import (
     survey_block,
 )
 from minfree.sources import logs
+from noisy_logs import ALL_LOGS, NOISE, noisy_log
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the survey forks; no fork here")
 
-LOGS = FIXTURES / "kernel-logs"
-_ALL_LOGS = sorted((LOGS / "reports").glob("*.log")) + sorted((LOGS / "nearmiss").glob("*.log"))
-_NOISE = [
-    b"Mar  1 00:00:01 db1 kernel: [ 1.000000] mlx5_core 0000:3b:00.0: mlx5_alloc_cq:12: allocate CQ ok\n",
-    b"Mar  1 00:00:02 db1 kernel: [ 2.000000] TCP: out of memory -- consider tuning tcp_mem\n",
-    b"Mar  1 00:00:03 db1 sshd[12]: Accepted publickey for deploy from 10.0.0.1 port 22 ssh2\n",
-    b"Mar  1 00:00:04 db1 kernel: [ 4.000000] Linux version 5.15.0-91-generic (buildd@lcy02) #101\n",
-    b"Mar  1 00:00:05 db1 kernel: [ 5.000000] warn_alloc: 3 callbacks suppressed\n",
-]
 CHUNK = 4096
-
-
-def _log(seed: int, copies: int = 2) -> bytes:
-    """Noise with every fixture log (reports and near misses) sprinkled through it."""
-    rng = random.Random(seed)
-    parts = []
-    for _ in range(copies):
-        for path in _ALL_LOGS:
-            parts.extend(rng.choice(_NOISE) for _ in range(rng.randrange(0, 40)))
-            parts.append(path.read_bytes())
-    return b"".join(parts)
 
 
 @pytest.fixture
@@ -84,7 +64,7 @@ def _both(path: Path) -> tuple[list, list]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_surveyed_scan_equals_one_process_scan(tmp_path, small_survey, seed):
     path = tmp_path / "kern.log"
-    path.write_bytes(_log(seed))
+    path.write_bytes(noisy_log(seed))
     surveyed, single = _both(path)
     [started] = small_survey
     assert started is not None, "the survey must have run"
@@ -102,11 +82,11 @@ def test_surveyed_scan_equals_one_process_scan(tmp_path, small_survey, seed):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(_ALL_LOGS), st.integers(0, 10**6), st.integers(1, 300),
+@given(st.sampled_from(ALL_LOGS), st.integers(0, 10**6), st.integers(1, 300),
        st.sampled_from([b"\n", b"alloc", b"of memory", b"Linux version 6.1.0 #1\n", b"\x00\xff"]))
 def test_mutated_logs_surveyed_and_single_agree(small_survey, path, seed, noise_lines, payload):
     rng = random.Random(seed)
-    data = bytearray(b"".join(rng.choice(_NOISE) for _ in range(noise_lines)) + path.read_bytes())
+    data = bytearray(b"".join(rng.choice(NOISE) for _ in range(noise_lines)) + path.read_bytes())
     for _ in range(3):
         at = rng.randrange(len(data) + 1)
         data[at:at] = payload
@@ -145,7 +125,7 @@ def test_too_many_hits_in_a_chunk_fall_back_to_the_scan_s_own_search(tmp_path, s
                                                                     monkeypatch):
     monkeypatch.setattr(kernel_log, "HYPERSCAN_MAX_HITS", 3)
     path = tmp_path / "kern.log"
-    path.write_bytes(_log(4, copies=1))
+    path.write_bytes(noisy_log(4, copies=1))
     surveyed, single = _both(path)
     assert small_survey[0] is not None
     assert surveyed == single
@@ -156,7 +136,7 @@ def test_a_failing_child_leaves_the_work_to_the_parent(tmp_path, small_survey, m
         raise RuntimeError("child fails")
 
     path = tmp_path / "kern.log"
-    path.write_bytes(_log(5, copies=1))
+    path.write_bytes(noisy_log(5, copies=1))
     [source] = logs.discover([str(path)])
     chunks = source.chunks()
     survey = chunks.survey_ahead(broken, 1)
@@ -170,7 +150,7 @@ def test_a_failing_child_leaves_the_work_to_the_parent(tmp_path, small_survey, m
 def test_no_survey_for_compressed_small_threaded_or_one_cpu(tmp_path, monkeypatch):
     monkeypatch.setattr(logs, "CHUNK_BYTES", CHUNK)
     monkeypatch.setattr(logs, "_usable_cpus", lambda: 2)
-    data = _log(6, copies=1)
+    data = noisy_log(6, copies=1)
     plain = tmp_path / "kern.log"
     plain.write_bytes(data)
     packed = tmp_path / "kern.log.1.gz"
@@ -199,7 +179,7 @@ def test_no_survey_for_compressed_small_threaded_or_one_cpu(tmp_path, monkeypatc
 
 def test_stopping_early_kills_and_reaps_the_child(tmp_path, small_survey):
     path = tmp_path / "kern.log"
-    path.write_bytes(_log(7))
+    path.write_bytes(noisy_log(7))
     [source] = logs.discover([str(path)])
     scan = scan_chunks(source.chunks(), "t")
     next(scan)
@@ -212,7 +192,7 @@ def test_stopping_early_kills_and_reaps_the_child(tmp_path, small_survey):
 
 def test_a_file_that_grows_during_the_scan_is_scanned_whole(tmp_path, small_survey):
     path = tmp_path / "kern.log"
-    data = _log(8, copies=1)
+    data = noisy_log(8, copies=1)
     path.write_bytes(data)
     [source] = logs.discover([str(path)])
     chunks = source.chunks()
