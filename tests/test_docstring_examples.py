@@ -78,6 +78,41 @@ def test_docstring_examples_run(name: str):
     assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} examples failed"
 
 
+#: Modules whose examples document their use: each must keep some (an example deleted by
+#: mistake would otherwise pass unnoticed, as "no examples" is not a failure above).
+MUST_HAVE_EXAMPLES = (
+    # the scan
+    "minfree.model.report", "minfree.parsers.kernel_log", "minfree.parsers.kernel_log_prefix",
+    "minfree.parsers.report_meminfo", "minfree.sources.logs", "minfree.sources.kernel_logs",
+    "minfree.analysis.failure_report",
+    # /proc and sosreport readers
+    "minfree.parsers.zoneinfo", "minfree.parsers.buddyinfo", "minfree.parsers.pagetypeinfo",
+    "minfree.parsers.meminfo", "minfree.parsers.vmstat", "minfree.parsers.sysctl",
+    "minfree.parsers.thp", "minfree.parsers.netdev", "minfree.parsers.osrelease",
+    "minfree.model.zoneinfo", "minfree.model.buddyinfo", "minfree.model.pagetypeinfo",
+    "minfree.model.meminfo", "minfree.model.vmstat", "minfree.sources.root",
+    "minfree.sources.snapshot",
+    # the kernel model
+    "minfree.kernel.watermarks", "minfree.kernel.min_free", "minfree.kernel.watermark_check",
+    "minfree.kernel.fragmentation", "minfree.analysis.reclaim_activity",
+    # sysctl at boot
+    "minfree.parsers.sysctl_conf", "minfree.sources.sysctl_config",
+    "minfree.analysis.sysctl_boot",
+    # the doctor
+    "minfree.analysis.diagnosis", "minfree.analysis.findings", "minfree.recommend",
+    "minfree.recommend.nic", "minfree.outputs.findings_text", "minfree.outputs.doctor_json",
+    "minfree.parsers.aerospike_conf",
+    # the simulator
+    "minfree.simulation.compaction", "minfree.simulation.buddy_ref",
+)
+
+
+@pytest.mark.parametrize("name", MUST_HAVE_EXAMPLES)
+def test_documented_modules_keep_their_examples(name: str):
+    assert name not in SKIP
+    assert _run_examples(name).attempted > 0, f"{name} has no examples"
+
+
 def test_many_modules_have_examples():
     with_examples = [
         name for name in MODULES if name not in SKIP and _run_examples(name).attempted > 0

@@ -501,14 +501,6 @@ def test_compaction_suitability_uses_the_kernel_index_and_watermark():
     assert check([170, 5], 4)[1] == 2
 
 
-def test_compaction_module_examples():
-    import doctest
-
-    from minfree.simulation import compaction
-
-    assert doctest.testmod(compaction).failed == 0
-
-
 @pytest.mark.parametrize("engine", ["exact", "fast"])
 def test_costly_order_compaction_runs_through_the_fragmentation_index(engine):
     """Order-4 receive buffers (> PAGE_ALLOC_COSTLY_ORDER): kcompactd's suitability goes

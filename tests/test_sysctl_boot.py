@@ -526,15 +526,3 @@ def test_huge_and_binary_files_are_problems_not_crashes(tmp_path: Path) -> None:
     assert any(p.source == "/etc/sysctl.d/71-binary.conf" for p in boot.problems)
     assert boot.systemd.value("vm.swappiness") is None
     assert boot.systemd.value("kernel.pid_max") == "4194304"
-
-
-@pytest.mark.parametrize("name", [
-    "minfree.parsers.sysctl_conf", "minfree.sources.sysctl_config", "minfree.analysis.sysctl_boot",
-])
-def test_docstring_examples_run(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0
-    assert result.failed == 0

@@ -333,26 +333,6 @@ def test_properties(sizes: list[int], mfk: int, wsf: int) -> None:
     assert all(b.high_pages >= a.high_pages for a, b in zip(got, more, strict=True))
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "minfree.kernel.watermarks",
-        "minfree.kernel.min_free",
-        "minfree.kernel.watermark_check",
-        "minfree.kernel.fragmentation",
-        "minfree.analysis.reclaim_activity",
-    ],
-)
-def test_docstring_examples(module: str) -> None:
-    """The examples in the kernel model's docstrings run and give what they say."""
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
-
-
 @settings(max_examples=150, deadline=None)
 @given(
     zones=st.lists(
