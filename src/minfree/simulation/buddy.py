@@ -39,6 +39,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from minfree.kernel.watermark_check import MIGRATETYPE_COLUMNS
+
 #: Orders 0..10, as x86_64 and arm64-4K kernels have (NR_PAGE_ORDERS = MAX_ORDER = 11).
 NR_ORDERS = 11
 MAX_BLOCK_PAGES = 1 << (NR_ORDERS - 1)
@@ -58,15 +60,15 @@ _NJIT_CORE = {"cache": True, "nogil": True, "_nrt": False}
 _NJIT_INLINE = {**_NJIT_CORE, "inline": "always"}
 
 
-#: Migratetypes, in mm/page_alloc.c's order; these are also the first four columns of the
-#: watermark check's type matrix (:data:`minfree.kernel.watermark_check.MIGRATETYPE_COLUMNS`,
-#: whose fifth, CMA, the model never has).
-MIGRATE_UNMOVABLE = 0
-MIGRATE_MOVABLE = 1
-MIGRATE_RECLAIMABLE = 2
-MIGRATE_HIGHATOMIC = 3
-NR_MIGRATETYPES = 4
-TYPE_COLUMNS = 5
+#: Migratetypes, in mm/page_alloc.c's order: the columns of the watermark check's type
+#: matrix (:data:`minfree.kernel.watermark_check.MIGRATETYPE_COLUMNS`), so that a zone's
+#: counts are that matrix as they are kept. The model never has CMA or Isolate blocks.
+MIGRATE_UNMOVABLE = MIGRATETYPE_COLUMNS.index("Unmovable")
+MIGRATE_MOVABLE = MIGRATETYPE_COLUMNS.index("Movable")
+MIGRATE_RECLAIMABLE = MIGRATETYPE_COLUMNS.index("Reclaimable")
+MIGRATE_HIGHATOMIC = MIGRATETYPE_COLUMNS.index("HighAtomic")
+NR_MIGRATETYPES = 4  # the types with free lists here
+TYPE_COLUMNS = len(MIGRATETYPE_COLUMNS)
 #: ``fallbacks[]`` of mm/page_alloc.c (4.4 to 6.9): the other lists an allocation of each
 #: pcp type may take from, in order.
 FALLBACKS = ((MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE),
@@ -126,8 +128,7 @@ def _del_free(free_order, nxt, prv, heads, nr_free, mts, z, order, pfn):
 
 
 @numba.njit(**_NJIT_INLINE)
-def _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z, order,
-                      mt):
+def _rmqueue_smallest(free_order, nxt, prv, heads, nr_free, mts, z, order, mt):
     """``__rmqueue_smallest``: the head of the smallest non-empty ``mt`` list at or above
     ``order``; ``expand()`` puts the upper halves back on ``mt`` lists."""
     current = order
@@ -313,7 +314,7 @@ def _alloc_slow(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z
     if (mts.types[z, TYPES_EXTRA_ROW, 1] != 0 and zfree[z] >= (1 << order)
             and _rmqueue_fallback(free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
                                   mts, zbase, zsize, z, order, mt)):
-        return _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts,
+        return _rmqueue_smallest(free_order, nxt, prv, heads, nr_free, mts,
                                  z, order, mt)
     return -1
 
@@ -341,10 +342,10 @@ def buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z
     before ``rmqueue``."""
     pfn = -1
     if (flags & ALLOC_HIGHATOMIC_RESERVE) and order > 0:
-        pfn = _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z,
+        pfn = _rmqueue_smallest(free_order, nxt, prv, heads, nr_free, mts, z,
                                 order, MIGRATE_HIGHATOMIC)
     if pfn < 0:
-        pfn = _rmqueue_smallest(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, z,
+        pfn = _rmqueue_smallest(free_order, nxt, prv, heads, nr_free, mts, z,
                                 order, mt)
     if pfn < 0:
         pfn = _alloc_slow(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,

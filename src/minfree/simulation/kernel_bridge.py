@@ -19,6 +19,14 @@ def _release(host_release: str) -> KernelRelease | None:
     return KernelRelease.try_parse(host_release)
 
 
+def _gfp_era(host_release: str):
+    """The GFP bit layout of the host's era; the newest layout when the release is unknown."""
+    from minfree.kernel import gfp as gfp_module
+
+    parsed = _release(host_release)
+    return gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
+
+
 def watermarks_for(host: SimHost, min_free_kbytes: int, watermark_scale_factor: int):
     """``compute_watermarks`` for every zone of ``host`` (same order as ``host.zones``)."""
     from minfree.kernel.watermarks import compute_watermarks, detect_features
@@ -56,7 +64,7 @@ def gfp_alloc_flags(gfp: str, release: str) -> tuple[int, str, int, bool]:
         except ValueError:
             raise UsageError(f"bad GFP mask {gfp!r}") from None
     else:
-        era = gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
+        era = _gfp_era(release)
         composite = era.composite(gfp)
         if composite is None:
             raise UsageError(f"GFP mode {gfp!r} does not exist in {era.label}")
@@ -82,31 +90,25 @@ def boost_exempt(gfp: str, release: str) -> bool:
     """Whether ``zone_watermark_fast()`` retries an order-0 failure of this mode against the
     unboosted MIN: ``__GFP_ATOMIC`` in the mask on 5.0 .. 6.2, ALLOC_MIN_RESERVE from 6.3
     (kernel-facts §3.5). Before 5.0 there is no boost at all."""
-    from minfree.kernel import gfp as gfp_module
     from minfree.kernel import watermark_check
 
     mask, _, flags, _ = gfp_alloc_flags(gfp, release)
     era = watermark_check.check_era_for(_release(release))
     if era >= watermark_check.CheckEra.C:
         return bool(flags & AllocFlags.MIN_RESERVE)
-    parsed = _release(release)
-    gfp_era = gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
-    return bool(mask & gfp_era.flag("ATOMIC"))
-
-
-#: Index of each /proc/pagetypeinfo name in the exact engine's free lists (buddy.MIGRATE_*).
-_MIGRATETYPE_INDEX = {"Unmovable": 0, "Movable": 1, "Reclaimable": 2}
+    return bool(mask & _gfp_era(release).flag("ATOMIC"))
 
 
 def gfp_migratetype(gfp: str, release: str) -> int:
     """The exact engine's migratetype (``buddy.MIGRATE_*``) for a GFP mode: its free lists,
     as ``gfp_migratetype()`` picks them in this host's era."""
     from minfree.kernel import gfp as gfp_module
+    from minfree.kernel import watermark_check
 
     mask, _, _, _ = gfp_alloc_flags(gfp, release)
-    parsed = _release(release)
-    era = gfp_module.era_for_release(parsed)[0] if parsed else gfp_module.get_era("6.3")
-    return _MIGRATETYPE_INDEX[gfp_module.gfp_migratetype(mask, era)]
+    era = _gfp_era(release)
+    # the engine's free lists are numbered as the watermark check's type columns
+    return watermark_check.MIGRATETYPE_COLUMNS.index(gfp_module.gfp_migratetype(mask, era))
 
 
 def highatomic_reserve(alloc_flags: int, order: int, release: str) -> bool:
