@@ -77,6 +77,7 @@ _NJIT_INLINE = {**_NJIT_CORE, "inline": "always"}
 @numba.njit(**_NJIT_INLINE)
 def _alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z, order,
            mt, flags):
+    mts.note[0] = 0  # the allocator sets it on a fallback that boosts the watermarks
     pfn = buddy_alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
                       zsize, z, order, mt, flags)
     log_operation(mts, 0, z, order, pfn, mt, flags)
@@ -89,6 +90,28 @@ def _free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, 
     log_operation(mts, 1, z, order, pfn, 0, 0)
     buddy_free(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase, zsize, z,
                pfn, order)
+
+
+@numba.njit(**_NJIT_INLINE)
+def _alloc_blocking_order0(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                           zsize, zonelist, node, zone_idx, classzone, era, marks, boost,
+                           protection, flags, types, pageblock_order):
+    """One pass of ``get_page_from_freelist`` for a movable order-0 page: the first zone of
+    the zonelist (up to the classzone) whose check at ``marks`` + boost passes and has a
+    page. Returns (frame, zone), (-1, -1) when none."""
+    for kk in range(zonelist.shape[1]):
+        z = zonelist[node, kk]
+        if z < 0:
+            break
+        if zone_idx[z] > classzone:
+            continue
+        if zone_ok(era, zfree[z], 0, marks[z] + boost[z], protection[z, classzone], flags,
+                   nr_free, z, types, pageblock_order):
+            got = _alloc(free_order, alloc_order, nxt, prv, heads, nr_free, zfree, mts, zbase,
+                         zsize, z, 0, MIGRATE_MOVABLE, 0)
+            if got >= 0:
+                return got, z
+    return -1, -1
 
 
 @numba.njit(**_NJIT_INLINE)
@@ -352,22 +375,11 @@ def _run_exact_core(
                             drained = False
                             for attempt in range(17):
                                 # fast path: LOW, no discount
-                                for kk in range(zonelist.shape[1]):
-                                    z = zonelist[node, kk]
-                                    if z < 0:
-                                        break
-                                    if zone_idx[z] > classzone:
-                                        continue
-                                    if zone_ok(era, zfree[z], 0, wm_low[z] + boost[z],
-                                               protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
-                                        if migratetypes:
-                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
-                                        got = _alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, mts, zbase, zsize, z, 0,
-                                                          MIGRATE_MOVABLE, 0)
-                                        if got >= 0:
-                                            gz = z
-                                            break
+                                got, gz = _alloc_blocking_order0(
+                                    free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                    mts, zbase, zsize, zonelist, node, zone_idx, classzone, era,
+                                    wm_low, boost, protection, fast_flags, types,
+                                    pageblock_order)
                                 if got >= 0:
                                     break
                                 # slow path: wake kswapd, MIN with the mode's flags
@@ -381,22 +393,11 @@ def _run_exact_core(
                                             zone_idx, classzone, nr_free, types, pageblock_order):
                                         kswapd_awake[nd] = 1
                                         stats[ST_KSWAPD_WAKES] += 1
-                                for kk in range(zonelist.shape[1]):
-                                    z = zonelist[node, kk]
-                                    if z < 0:
-                                        break
-                                    if zone_idx[z] > classzone:
-                                        continue
-                                    if zone_ok(era, zfree[z], 0, wm_min[z] + boost[z],
-                                               protection[z, classzone], cache_flags, nr_free, z, types, pageblock_order):
-                                        if migratetypes:
-                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
-                                        got = _alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, mts, zbase, zsize, z, 0,
-                                                          MIGRATE_MOVABLE, 0)
-                                        if got >= 0:
-                                            gz = z
-                                            break
+                                got, gz = _alloc_blocking_order0(
+                                    free_order, alloc_order, nxt, prv, heads, nr_free, zfree,
+                                    mts, zbase, zsize, zonelist, node, zone_idx, classzone, era,
+                                    wm_min, boost, protection, cache_flags, types,
+                                    pageblock_order)
                                 if got >= 0 or attempt == 16:
                                     break
                                 if migratetypes and stalled and not drained:
@@ -493,12 +494,9 @@ def _run_exact_core(
                                     if zone_ok(era, zfree[z], order, wm_low[z] + boost[z],
                                                protection[z, classzone], fast_flags, nr_free, z, types, pageblock_order):
                                         src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
-                                        if migratetypes:
-                                            mts.note[0] = 0  # set by the allocator on a boosting fallback
                                         got = _alloc(free_order, alloc_order, nxt, prv, heads,
-                                                          nr_free, zfree, mts, zbase, zsize, z,
-                                                          order, a_migratetype[a],
-                                                          a_highatomic[a])
+                                                     nr_free, zfree, mts, zbase, zsize, z, order,
+                                                     a_migratetype[a], a_highatomic[a])
                                         if got >= 0:
                                             gz = z
                                             if migratetypes:
@@ -542,12 +540,10 @@ def _run_exact_core(
                                                         types, pageblock_order)[0]
                                         if ok:
                                             src = _smallest_order(heads, z, order, MIGRATE_MOVABLE)
-                                            if migratetypes:
-                                                mts.note[0] = 0  # set by the allocator on a boosting fallback
-                                            got = _alloc(free_order, alloc_order, nxt, prv, heads,
-                                                              nr_free, zfree, mts, zbase, zsize,
-                                                              z, order, a_migratetype[a],
-                                                              a_highatomic[a])
+                                            got = _alloc(free_order, alloc_order, nxt, prv,
+                                                         heads, nr_free, zfree, mts, zbase,
+                                                         zsize, z, order, a_migratetype[a],
+                                                         a_highatomic[a])
                                             if got >= 0:
                                                 gz = z
                                                 if migratetypes:
